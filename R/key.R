@@ -1,0 +1,3 @@
+ws_key <- function(...) {
+  .Call(C_ws_key, list(...))
+}

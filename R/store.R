@@ -1,0 +1,113 @@
+ws_open <- function(root, size_budget = 1024^3, ttl = 30 * 86400,
+                    durable = TRUE, memory_cache = TRUE) {
+  check_string(root, "root")
+  check_nonneg(size_budget, "size_budget")
+  check_nonneg(ttl, "ttl")
+  check_flag(durable, "durable")
+  check_flag(memory_cache, "memory_cache")
+  root <- path.expand(root)
+  if (file.exists(root) && !dir.exists(root)) {
+    stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
+             sys.call())
+  }
+  .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
+        memory_cache)
+}
+
+ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
+                    kind = c("checkpoint", "final"), run_id = NULL) {
+  check_store(store)
+  check_key(key)
+  if (missing(payload)) stop_arg("`payload` is missing", sys.call())
+  if (!is.null(objective) &&
+      (!is.numeric(objective) || length(objective) != 1L)) {
+    stop_arg(sprintf("`objective` must be NULL or a single number, not %s",
+                     describe(objective)), sys.call())
+  }
+  if (!is.null(iteration) &&
+      (!is.numeric(iteration) || length(iteration) != 1L || is.na(iteration) ||
+       !is.finite(iteration) || iteration < 0 || iteration != trunc(iteration) ||
+       iteration > 2^53)) {
+    stop_arg(sprintf(paste0("`iteration` must be NULL or a single whole ",
+                            "number >= 0, not %s"), describe(iteration)),
+             sys.call())
+  }
+  if (identical(kind, c("checkpoint", "final"))) kind <- "checkpoint"
+  if (!is.character(kind) || length(kind) != 1L || is.na(kind) ||
+      !kind %in% c("checkpoint", "final")) {
+    stop_arg(sprintf("`kind` must be \"checkpoint\" or \"final\", not %s",
+                     describe(kind)), sys.call())
+  }
+  if (!is.null(run_id)) {
+    check_string(run_id, "run_id")
+    if (!grepl("^r[0-9a-f]{1,16}-[0-9a-f]{1,32}$", run_id)) {
+      stop_arg(sprintf(paste0("`run_id` must be a run id returned by ",
+                              "ws_save(), not \"%s\""),
+                       substr(run_id, 1L, 80L)), sys.call())
+    }
+  }
+  # A bare raw vector is stored byte for byte; anything else (including raw
+  # with attributes) is serialized and comes back as the same R object.
+  serialized <- !(is.raw(payload) && is.null(attributes(payload)))
+  bytes <- if (serialized) serialize(payload, NULL, version = 3L) else payload
+  invisible(.Call(C_ws_save, store, key, bytes, serialized,
+                  if (is.null(objective)) NULL else as.double(objective),
+                  if (is.null(iteration)) NULL else as.double(iteration),
+                  if (kind == "final") 1L else 0L, run_id))
+}
+
+# The lookups are the hot path: the store and key are checked in C.
+ws_lookup <- function(store, key) {
+  .Call(C_ws_lookup, store, key, FALSE)
+}
+
+ws_lookup_latest <- function(store, key) {
+  .Call(C_ws_lookup, store, key, TRUE)
+}
+
+ws_evict <- function(store) {
+  check_store(store)
+  invisible(.Call(C_ws_evict, store))
+}
+
+print.ws_store <- function(x, ...) {
+  info <- .Call(C_ws_store_info, x)
+  cat("<ws_store> ", info$root, "\n", sep = "")
+  cat("  size budget: ", format_bytes(info$size_budget), "\n", sep = "")
+  cat("  ttl:         ", if (info$ttl == 0) "never expires" else
+    format_seconds(info$ttl), "\n", sep = "")
+  cat("  durable:     ", info$durable, "\n", sep = "")
+  cat("  memory cache:", info$memory_cache, "\n")
+  invisible(x)
+}
+
+format.ws_entry <- function(x, ...) {
+  payload <- if (is.raw(x$payload)) sprintf("raw[%d]", length(x$payload)) else
+    paste(class(x$payload), collapse = "/")
+  c(sprintf("<ws_entry> %s, written %s", x$kind,
+            format(x$written, "%Y-%m-%d %H:%M:%OS3 %Z")),
+    sprintf("  objective: %s   iteration: %s",
+            format(x$objective, digits = 10), format(x$iteration)),
+    sprintf("  payload:   %s (%s on disk)", payload, format_bytes(x$bytes)),
+    sprintf("  run id:    %s", x$run_id),
+    sprintf("  key:       %s", x$key))
+}
+
+print.ws_entry <- function(x, ...) {
+  cat(format(x, ...), sep = "\n")
+  invisible(x)
+}
+
+format_bytes <- function(n) {
+  if (!is.finite(n)) return("unlimited")
+  units <- c("B", "KiB", "MiB", "GiB", "TiB")
+  i <- max(1L, min(length(units), floor(log(max(n, 1), 1024)) + 1L))
+  if (i == 1L) sprintf("%d B", as.integer(n)) else
+    sprintf("%.1f %s", n / 1024^(i - 1L), units[i])
+}
+
+format_seconds <- function(s) {
+  if (s >= 86400) sprintf("%g days", round(s / 86400, 2)) else
+    if (s >= 3600) sprintf("%g hours", round(s / 3600, 2)) else
+      sprintf("%g seconds", s)
+}

@@ -1,0 +1,27 @@
+# Internal hooks for the tests; not exported.
+
+# Move this handle's clock forward (the Rust store's test_advance_time), so
+# TTL tests never sleep.
+ws_advance_time <- function(store, seconds) {
+  check_store(store)
+  invisible(.Call(C_ws_advance_time, store, seconds))
+}
+
+fault_points <- c("after_mkdir", "mid_bin_write", "before_bin_rename",
+                  "before_meta_rename", "after_meta_rename")
+fault_actions <- c("remove_dir", "enospc", "exit")
+
+# Make the next `times` saves on this handle fail (or die, or lose their key
+# dir) at an exact point of the write sequence.
+ws_inject_fault <- function(store, point, action, times = 1L) {
+  check_store(store)
+  p <- match(point, fault_points)
+  a <- match(action, fault_actions)
+  if (is.na(p) || is.na(a)) stop("unknown fault point or action")
+  invisible(.Call(C_ws_inject_fault, store, p, a, as.integer(times)))
+}
+
+ws_cache_usage <- function() .Call(C_ws_cache_usage)
+ws_cache_clear <- function() invisible(.Call(C_ws_cache_clear))
+ws_same_object <- function(x, y) .Call(C_ws_same_object, x, y)
+ws_close <- function(store) invisible(.Call(C_ws_close, store))

@@ -1,0 +1,303 @@
+/* The .Call entry points: convert R values, call the core, build results.
+ * Arguments are checked before the core runs (the R wrappers check the
+ * rest), and an R error is raised only after the core has returned and
+ * released everything it held. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define R_NO_REMAP
+#include <R.h>
+#include <Rinternals.h>
+
+#include "glue.h"
+#include "ws_core.h"
+
+/* ---- argument helpers ---- */
+
+static ws_store *store_arg(SEXP x) {
+  if (TYPEOF(x) != EXTPTRSXP || !Rf_inherits(x, "ws_store"))
+    Rf_error("`store` must be a warmstart store created by ws_open()");
+  ws_store *s = R_ExternalPtrAddr(x);
+  if (s == NULL)
+    Rf_error("`store` is no longer open (was it saved and restored, or "
+             "closed?); open it again with ws_open()");
+  return s;
+}
+
+static const char *string_arg(SEXP x, const char *what) {
+  if (TYPEOF(x) != STRSXP || XLENGTH(x) != 1 || STRING_ELT(x, 0) == NA_STRING)
+    Rf_error("`%s` must be a single non-NA string", what);
+  return CHAR(STRING_ELT(x, 0));
+}
+
+static const char *key_arg(SEXP x) {
+  const char *key = string_arg(x, "key");
+  if (!ws_valid_key(key))
+    Rf_error("`key` must be %d to %d lowercase hexadecimal characters "
+             "(as made by ws_key()), not \"%.80s\"",
+             WS_KEY_MIN, WS_KEY_MAX, key);
+  return key;
+}
+
+/* ---- open ---- */
+
+static void store_finalizer(SEXP ptr) {
+  ws_store *s = R_ExternalPtrAddr(ptr);
+  if (s != NULL) {
+    ws_store_close(s);
+    R_ClearExternalPtr(ptr);
+  }
+}
+
+SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
+               SEXP memory_cache) {
+  const char *path = string_arg(root, "root");
+  double b = Rf_asReal(budget), t = Rf_asReal(ttl);
+  ws_options opt;
+  opt.size_budget = (ISNAN(b) || b < 0) ? 0
+                    : (!R_FINITE(b) || b >= 18446744073709549568.0)
+                        ? UINT64_MAX : (uint64_t)b;
+  opt.ttl_ns = (ISNAN(t) || t <= 0 || !R_FINITE(t) || t * 1e9 >= 1.8e19)
+                   ? 0 : (uint64_t)llround(t * 1e9);
+  opt.durable = Rf_asLogical(durable) == TRUE;
+  opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
+  ws_store *s = NULL;
+  ws_error err;
+  if (ws_store_open(path, &opt, &s, &err) != 0) Rf_error("%s", err.msg);
+  /* Wrap before anything else can allocate, so the finalizer owns it. */
+  SEXP ptr = PROTECT(R_MakeExternalPtr(s, R_NilValue, R_NilValue));
+  R_RegisterCFinalizerEx(ptr, store_finalizer, TRUE);
+  SEXP cls = PROTECT(Rf_mkString("ws_store"));
+  Rf_setAttrib(ptr, R_ClassSymbol, cls);
+  UNPROTECT(2);
+  return ptr;
+}
+
+SEXP C_ws_close(SEXP store) {
+  store_finalizer(store);
+  return R_NilValue;
+}
+
+SEXP C_ws_store_info(SEXP store) {
+  ws_store *s = store_arg(store);
+  const ws_options *o = ws_store_options(s);
+  const char *names[] = {"root", "size_budget", "ttl", "durable",
+                         "memory_cache", ""};
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(ws_store_root(s)));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarReal(o->size_budget == UINT64_MAX
+                                           ? R_PosInf : (double)o->size_budget));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)o->ttl_ns / 1e9));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarLogical(o->durable));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->memory_cache));
+  UNPROTECT(1);
+  return out;
+}
+
+/* ---- save ---- */
+
+SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
+               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id) {
+  ws_store *s = store_arg(store);
+  const char *k = key_arg(key);
+  const char *rid = NULL;
+  if (run_id != R_NilValue) {
+    rid = string_arg(run_id, "run_id");
+    if (!ws_valid_run_id(rid))
+      Rf_error("`run_id` must be a run id returned by ws_save(), such as "
+               "\"r1a2b-17f0c3d2e4a5b6c7\", not \"%.80s\"", rid);
+  }
+  if (TYPEOF(payload) != RAWSXP) Rf_error("`payload` must be a raw vector here");
+  ws_meta m;
+  memset(&m, 0, sizeof m);
+  m.format = Rf_asLogical(serialized) == TRUE ? WS_FORMAT_RSERIALIZED
+                                              : WS_FORMAT_RAW;
+  if (objective != R_NilValue) {
+    double o = Rf_asReal(objective);
+    m.has_objective = R_FINITE(o); /* non-finite objectives are absent */
+    m.objective = o;
+  }
+  if (iteration != R_NilValue) {
+    double it = Rf_asReal(iteration);
+    if (!R_FINITE(it) || it < 0 || it != floor(it) || it > 9007199254740992.0)
+      Rf_error("`iteration` must be a whole number from 0 to 2^53");
+    m.has_iteration = 1;
+    m.iteration = (uint64_t)it;
+  }
+  m.kind = Rf_asInteger(kind) == 1 ? WS_KIND_FINAL : WS_KIND_CHECKPOINT;
+  char out[WS_RUNID_MAX + 1];
+  ws_error err;
+  if (ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m, out,
+                    &err) != 0)
+    Rf_error("%s", err.msg);
+  return Rf_mkString(out);
+}
+
+/* ---- lookup ---- */
+
+typedef struct alloc_ctx {
+  SEXP vec;
+  int nprotect;
+  size_t n;
+} alloc_ctx;
+
+static SEXP alloc_body(void *data) {
+  return Rf_allocVector(RAWSXP, (R_xlen_t)((alloc_ctx *)data)->n);
+}
+
+static SEXP error_to_null(SEXP cond, void *data) {
+  (void)cond;
+  if (data != NULL) *(int *)data = 1;
+  return R_NilValue;
+}
+
+/* Called by the core mid-lookup: an allocation failure must come back as
+ * NULL, not as a longjmp through the core's open file. */
+static void *sink_alloc(void *ctx, size_t n) {
+  alloc_ctx *a = ctx;
+  if (n > (size_t)R_XLEN_T_MAX) return NULL;
+  a->n = n;
+  SEXP v = R_tryCatchError(alloc_body, a, error_to_null, NULL);
+  if (TYPEOF(v) != RAWSXP) return NULL;
+  PROTECT(v);
+  a->nprotect++;
+  a->vec = v;
+  return RAW(v);
+}
+
+static SEXP unserialize_body(void *data) {
+  SEXP call = PROTECT(Rf_lang2(Rf_install("unserialize"), (SEXP)data));
+  SEXP out = Rf_eval(call, R_BaseEnv);
+  UNPROTECT(1);
+  return out;
+}
+
+static void release_sexp(void *value) { R_ReleaseObject((SEXP)value); }
+
+static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
+  const char *names[] = {"payload", "objective", "iteration", "kind",
+                         "written", "run_id",    "bytes",     "key", ""};
+  SEXP e = PROTECT(Rf_mkNamed(VECSXP, names));
+  const ws_meta *m = &f->meta;
+  SET_VECTOR_ELT(e, 0, value);
+  SET_VECTOR_ELT(e, 1, Rf_ScalarReal(m->has_objective ? m->objective : NA_REAL));
+  SET_VECTOR_ELT(e, 2, Rf_ScalarReal(m->has_iteration ? (double)m->iteration
+                                                      : NA_REAL));
+  SET_VECTOR_ELT(e, 3, Rf_mkString(m->kind == WS_KIND_FINAL ? "final"
+                                                            : "checkpoint"));
+  SEXP written = Rf_ScalarReal((double)m->written_secs +
+                               (double)m->written_nanos / 1e9);
+  SET_VECTOR_ELT(e, 4, written);
+  SEXP tcls = PROTECT(Rf_allocVector(STRSXP, 2));
+  SET_STRING_ELT(tcls, 0, Rf_mkChar("POSIXct"));
+  SET_STRING_ELT(tcls, 1, Rf_mkChar("POSIXt"));
+  Rf_setAttrib(written, R_ClassSymbol, tcls);
+  SET_VECTOR_ELT(e, 5, Rf_mkString(f->run_id));
+  SET_VECTOR_ELT(e, 6, Rf_ScalarReal((double)m->payload_bytes));
+  SET_VECTOR_ELT(e, 7, Rf_mkString(key));
+  Rf_setAttrib(e, R_ClassSymbol, Rf_mkString("ws_entry"));
+  UNPROTECT(2);
+  return e;
+}
+
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
+  ws_store *s = store_arg(store);
+  const char *k = key_arg(key);
+  ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
+  alloc_ctx a = {R_NilValue, 0, 0};
+  ws_payload_sink sink = {sink_alloc, &a};
+  ws_found f;
+  ws_error err;
+  int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
+  UNPROTECT(a.nprotect);
+  if (rc < 0) Rf_error("%s", err.msg);
+  if (rc == 0) return R_NilValue;
+  SEXP value;
+  if (f.cached_value != NULL) {
+    value = (SEXP)f.cached_value;
+  } else {
+    value = a.vec; /* the last allocation is the verified payload */
+    PROTECT(value);
+    if (f.meta.format == WS_FORMAT_RSERIALIZED) {
+      /* Only now, with the checksum verified, are the bytes unserialized. */
+      int failed = 0;
+      SEXP obj = R_tryCatchError(unserialize_body, value, error_to_null, &failed);
+      if (failed) {
+        ws_store_discard(s, k, f.run_id);
+        UNPROTECT(1);
+        Rf_warning("removed entry %s of key %s: its payload passed the "
+                   "checksum but is not a readable R serialization",
+                   f.run_id, k);
+        return R_NilValue;
+      }
+      UNPROTECT(1);
+      value = PROTECT(obj);
+    }
+    /* The cache hands this very object to later lookups: any change a
+     * caller makes must copy it first. */
+    MARK_NOT_MUTABLE(value);
+    R_PreserveObject(value);
+    ws_store_cache_put(s, k, mode, &f, value, (size_t)f.meta.payload_bytes,
+                       release_sexp);
+    UNPROTECT(1);
+  }
+  PROTECT(value);
+  SEXP out = make_entry(value, &f, k);
+  UNPROTECT(1);
+  return out;
+}
+
+/* ---- sweep, clock, faults, cache ---- */
+
+SEXP C_ws_evict(SEXP store) {
+  ws_store *s = store_arg(store);
+  ws_sweep_stats st;
+  ws_error err;
+  if (ws_store_evict(s, 1, &st, &err) != 0) Rf_error("%s", err.msg);
+  const char *names[] = {"entries", "bytes", "removed", "temps_removed", ""};
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.entries));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.bytes));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.removed));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.temps_removed));
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP C_ws_advance_time(SEXP store, SEXP seconds) {
+  ws_store *s = store_arg(store);
+  double sec = Rf_asReal(seconds);
+  if (!R_FINITE(sec) || sec < 0 || sec > 1e9)
+    Rf_error("`seconds` must be a single number from 0 to 1e9");
+  ws_store_advance_clock(s, (uint64_t)llround(sec * 1e9));
+  return R_NilValue;
+}
+
+SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times) {
+  ws_store *s = store_arg(store);
+  int p = Rf_asInteger(point), a = Rf_asInteger(action), t = Rf_asInteger(times);
+  if (p <= WS_FAULT_NONE || p >= WS_FAULT_NPOINTS || a < WS_FAULT_REMOVE_DIR ||
+      a > WS_FAULT_EXIT || t == NA_INTEGER || t < 0)
+    Rf_error("invalid fault injection");
+  ws_store_set_fault(s, (ws_fault_point)p, (ws_fault_action)a, t);
+  return R_NilValue;
+}
+
+SEXP C_ws_cache_usage(void) {
+  size_t n, bytes;
+  ws_lcache_usage(&n, &bytes);
+  const char *names[] = {"entries", "bytes", ""};
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)n));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)bytes));
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP C_ws_cache_clear(void) {
+  ws_lcache_clear();
+  return R_NilValue;
+}
+
+SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }

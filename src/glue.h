@@ -1,0 +1,22 @@
+/* .Call entry points, registered in init.c. */
+#ifndef WS_GLUE_H
+#define WS_GLUE_H
+
+#define R_NO_REMAP
+#include <Rinternals.h>
+
+SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache);
+SEXP C_ws_close(SEXP store);
+SEXP C_ws_store_info(SEXP store);
+SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
+               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id);
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest);
+SEXP C_ws_evict(SEXP store);
+SEXP C_ws_advance_time(SEXP store, SEXP seconds);
+SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times);
+SEXP C_ws_cache_usage(void);
+SEXP C_ws_cache_clear(void);
+SEXP C_ws_same_object(SEXP x, SEXP y);
+SEXP C_ws_key(SEXP args);
+
+#endif

@@ -1,0 +1,28 @@
+/* Routine registration; symbols are not searched dynamically. */
+#include <R_ext/Rdynload.h>
+
+#include "glue.h"
+#include "ws_core.h"
+
+#define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
+
+static const R_CallMethodDef call_methods[] = {
+    CALLDEF(C_ws_open, 5),         CALLDEF(C_ws_close, 1),
+    CALLDEF(C_ws_store_info, 1),   CALLDEF(C_ws_save, 8),
+    CALLDEF(C_ws_lookup, 3),       CALLDEF(C_ws_evict, 1),
+    CALLDEF(C_ws_advance_time, 2), CALLDEF(C_ws_inject_fault, 4),
+    CALLDEF(C_ws_cache_usage, 0),  CALLDEF(C_ws_cache_clear, 0),
+    CALLDEF(C_ws_same_object, 2),  CALLDEF(C_ws_key, 1),
+    {NULL, NULL, 0}};
+
+void R_init_warmstart(DllInfo *dll) {
+  R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+  R_useDynamicSymbols(dll, FALSE);
+  R_forceSymbols(dll, TRUE);
+}
+
+void R_unload_warmstart(DllInfo *dll) {
+  (void)dll;
+  /* The cache holds preserved R objects: let them go with the library. */
+  ws_lcache_clear();
+}

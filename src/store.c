@@ -1,0 +1,534 @@
+/* The store: open, save, lookup, sweep. Semantics follow the Rust gam
+ * crate's filesystem warm-start store (schema v1); where this differs, a
+ * comment says why. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+void ws_error_set(ws_error *err, int errnum, const char *fmt, ...) {
+  if (err == NULL) return;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  va_end(ap);
+  err->errnum = errnum;
+}
+
+/* ---- handles and the per-root shared state ---- */
+
+static ws_root_state *roots = NULL;
+
+static ws_root_state *root_state_get(const char *root) {
+  for (ws_root_state *r = roots; r != NULL; r = r->next)
+    if (strcmp(r->root, root) == 0) {
+      r->refs++;
+      return r;
+    }
+  ws_root_state *r = calloc(1, sizeof *r);
+  if (r == NULL) return NULL;
+  r->root = strdup(root);
+  r->listings = ws_strmap_new(ws_free_listing);
+  if (r->root == NULL || r->listings == NULL) {
+    free(r->root);
+    ws_strmap_free(r->listings);
+    free(r);
+    return NULL;
+  }
+  r->refs = 1;
+  r->next = roots;
+  roots = r;
+  return r;
+}
+
+static void root_state_release(ws_root_state *r) {
+  if (--r->refs > 0) return;
+  for (ws_root_state **pp = &roots; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == r) {
+      *pp = r->next;
+      break;
+    }
+  }
+  ws_strmap_free(r->listings);
+  free(r->root);
+  free(r);
+}
+
+int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
+                  ws_error *err) {
+  char abs[PATH_MAX];
+  struct stat st;
+  *out = NULL;
+  if (ws_mkdir_p(root, NULL) != 0) {
+    ws_error_set(err, errno, "cannot create store root '%s': %s", root,
+                 strerror(errno));
+    return -1;
+  }
+  /* One canonical path per root, so every handle on it shares one state
+   * and one set of lookup-cache rows. */
+  if (realpath(root, abs) == NULL || stat(abs, &st) != 0) {
+    ws_error_set(err, errno, "cannot resolve store root '%s': %s", root,
+                 strerror(errno));
+    return -1;
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    ws_error_set(err, ENOTDIR, "store root '%s' is not a directory", root);
+    return -1;
+  }
+  ws_store *s = calloc(1, sizeof *s);
+  if (s == NULL || (s->rs = root_state_get(abs)) == NULL) {
+    free(s);
+    ws_error_set(err, ENOMEM, "out of memory opening store '%s'", root);
+    return -1;
+  }
+  s->opt = *opt;
+  *out = s;
+  return 0;
+}
+
+void ws_store_close(ws_store *s) {
+  if (s == NULL) return;
+  root_state_release(s->rs);
+  free(s);
+}
+
+const char *ws_store_root(const ws_store *s) { return s->rs->root; }
+const ws_options *ws_store_options(const ws_store *s) { return &s->opt; }
+
+void ws_store_advance_clock(ws_store *s, uint64_t ns) { s->clock_offset_ns += ns; }
+
+uint64_t ws_store_now_ns(const ws_store *s) {
+  return ws_real_now_ns() + s->clock_offset_ns;
+}
+
+void ws_store_set_fault(ws_store *s, ws_fault_point point,
+                        ws_fault_action action, int times) {
+  s->fault_point = times > 0 ? point : WS_FAULT_NONE;
+  s->fault_action = action;
+  s->fault_times = times;
+}
+
+/* ---- ranking ---- */
+
+static int kind_rank(ws_kind k) { return k == WS_KIND_FINAL ? 1 : 0; }
+
+static int entry_newer(const ws_meta *c, const ws_meta *d) {
+  if (c->written_secs != d->written_secs) return c->written_secs > d->written_secs;
+  if (c->written_nanos != d->written_nanos) return c->written_nanos > d->written_nanos;
+  return kind_rank(c->kind) > kind_rank(d->kind);
+}
+
+/* Lowest objective; within 1e-12 a final beats a checkpoint, then the newer
+ * wins; an entry with an objective beats one without; none: the newest. */
+static int entry_better(const ws_meta *c, const ws_meta *d) {
+  if (c->has_objective && d->has_objective) {
+    double diff = c->objective - d->objective;
+    if (diff < 1e-12 && diff > -1e-12) {
+      if (c->kind != d->kind) return c->kind == WS_KIND_FINAL;
+      return entry_newer(c, d);
+    }
+    return c->objective < d->objective;
+  }
+  if (c->has_objective != d->has_objective) return c->has_objective;
+  return entry_newer(c, d);
+}
+
+/* ---- save ---- */
+
+int ws_store_save(ws_store *s, const char *key, const char *run_id,
+                  const void *payload, size_t n, const ws_meta *fields,
+                  char run_id_out[WS_RUNID_MAX + 1], ws_error *err) {
+  char dir[PATH_MAX];
+  if (!ws_valid_key(key)) {
+    ws_error_set(err, EINVAL, "invalid key '%s'", key);
+    return -1;
+  }
+  if (run_id != NULL && !ws_valid_run_id(run_id)) {
+    ws_error_set(err, EINVAL, "invalid run id '%s'", run_id);
+    return -1;
+  }
+  if (ws_key_dir(s, key, dir) != 0) {
+    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    return -1;
+  }
+  /* A new write can change the winner of both lookup modes, and a fresh
+   * run id leaves the cached winner's files untouched: drop both rows. */
+  ws_lcache_invalidate_dir(dir);
+  if (run_id != NULL)
+    memcpy(run_id_out, run_id, strlen(run_id) + 1);
+  else
+    ws_fresh_run_id(ws_store_now_ns(s), run_id_out);
+
+  ws_meta meta = *fields;
+  meta.schema_version = WS_SCHEMA_VERSION;
+  meta.payload_bytes = n;
+  if (ws_sha256_hex(payload, n, meta.checksum_hex) != 0) {
+    ws_error_set(err, 0, "SHA-256 of the payload failed (OpenSSL)");
+    return -1;
+  }
+  uint64_t nonce = ws_unique_ns(ws_store_now_ns(s));
+  /* The whole sequence is retried once when the key dir vanished: a
+   * sibling's sweep removes a key dir the moment it sees it empty, which can
+   * fall between our mkdir and our first temp (gam#868). */
+  for (unsigned attempt = 0;; attempt++) {
+    int retryable = 0;
+    if (ws_write_entry(s, dir, run_id_out, attempt, nonce, payload, n, &meta,
+                       run_id != NULL, &retryable, err) == 0)
+      break;
+    if (!retryable || attempt >= 1) return -1;
+  }
+
+  /* Throttled sweep: on this root's first save in the process, whenever the
+   * byte estimate passes the budget, and every 32nd save. Each sweep resyncs
+   * the estimate to what is on disk. Failures here do not fail the save. */
+  ws_root_state *rs = s->rs;
+  rs->byte_total += (uint64_t)n + WS_APPROX_META_BYTES;
+  uint64_t count = rs->save_counter++;
+  if (count % WS_EVICT_EVERY_N_SAVES == 0 || rs->byte_total > s->opt.size_budget)
+    (void)ws_store_evict(s, 0, NULL, NULL);
+  return 0;
+}
+
+/* ---- lookup ---- */
+
+static int fresh_stamps_equal(const char *dir, const char *run_id,
+                              const ws_lcache_row *row) {
+  char path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  ws_stamp st;
+  if (ws_stamp_path(dir, &st) != 0 || !ws_stamp_equal(&st, &row->dir_st)) return 0;
+  snprintf(name, sizeof name, "%s.json", run_id);
+  if (ws_join(path, sizeof path, dir, name) != 0 || ws_stamp_path(path, &st) != 0 ||
+      !ws_stamp_equal(&st, &row->meta_st))
+    return 0;
+  snprintf(name, sizeof name, "%s.bin", run_id);
+  if (ws_join(path, sizeof path, dir, name) != 0 || ws_stamp_path(path, &st) != 0 ||
+      !ws_stamp_equal(&st, &row->bin_st))
+    return 0;
+  return 1;
+}
+
+/* The hot path: the cached value, while the key dir and the chosen entry's
+ * files keep their stamps and the entry is within its TTL. Returns 1 with
+ * *out filled, 0 to take the slow path. */
+static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
+                         uint64_t now, ws_found *out) {
+  ws_lcache_row *row = ws_lcache_get(dir, mode);
+  if (row == NULL) return 0;
+  if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row)) {
+    ws_lcache_invalidate(dir, mode);
+    return 0;
+  }
+  if (ws_expired(s, row->written_ns, now)) {
+    /* Unlike the Rust store, go on to the slow path: the winner expired,
+     * but a later entry under the key may still be valid. */
+    char run_id[WS_RUNID_MAX + 1];
+    memcpy(run_id, row->run_id, sizeof run_id);
+    ws_remove_entry(dir, run_id); /* also drops the row */
+    return 0;
+  }
+  out->meta = row->meta;
+  memcpy(out->run_id, row->run_id, sizeof out->run_id);
+  out->cached_value = row->value;
+  return 1;
+}
+
+/* Read a chosen entry's payload into the sink, hashing as it reads.
+ * 1: read and verified; 0: changed or corrupt (retry the choice); -1: error. */
+static int read_payload(const char *dir, const ws_scanned *item,
+                        const ws_payload_sink *sink, ws_found *out,
+                        ws_error *err) {
+  char path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  snprintf(name, sizeof name, "%s.bin", item->run_id);
+  if (ws_join(path, sizeof path, dir, name) != 0) return 0;
+  uint64_t real_now = ws_real_now_ns();
+  int fd;
+  do fd = open(path, O_RDONLY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    if (errno == ENOENT) return 0; /* removed since the scan */
+    ws_error_set(err, errno, "cannot read '%s': %s", path, strerror(errno));
+    return -1;
+  }
+  struct stat st;
+  ws_stamp bin_st;
+  if (fstat(fd, &st) != 0) {
+    int saved = errno;
+    close(fd);
+    ws_error_set(err, saved, "cannot stat '%s': %s", path, strerror(saved));
+    return -1;
+  }
+  ws_stamp_from_fd_stat(&st, &bin_st);
+  if (!ws_stamp_equal(&bin_st, &item->bin_st)) {
+    close(fd); /* replaced since the scan: choose again */
+    return 0;
+  }
+  size_t n = (size_t)bin_st.size;
+  unsigned char *buf = sink->alloc(sink->ctx, n);
+  ws_sha256 *h = ws_sha256_new();
+  if ((buf == NULL && n > 0) || h == NULL) {
+    close(fd);
+    ws_sha256_free(h);
+    ws_error_set(err, ENOMEM, "cannot allocate %zu bytes for the payload of '%s'",
+                 n, path);
+    return -1;
+  }
+  /* Read straight into the caller's buffer and hash each chunk while it is
+   * still in cache: no intermediate copy, no second pass. */
+  size_t got = 0;
+  int read_failed = 0;
+  while (got < n) {
+    size_t want = n - got > (1u << 20) ? (1u << 20) : n - got;
+    ssize_t r = read(fd, buf + got, want);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      read_failed = r < 0 ? errno : 0;
+      break;
+    }
+    if (ws_sha256_update(h, buf + got, (size_t)r) != 0) break;
+    got += (size_t)r;
+  }
+  close(fd); /* read-only: close cannot lose data */
+  if (read_failed != 0 && read_failed != EIO) {
+    ws_sha256_free(h);
+    ws_error_set(err, read_failed, "cannot read '%s': %s", path,
+                 strerror(read_failed));
+    return -1;
+  }
+  unsigned char md[32];
+  char hex[WS_CHECKSUM_HEX + 1];
+  int ok = got == n && ws_sha256_final(h, md) == 0;
+  ws_sha256_free(h);
+  if (ok) {
+    ws_hex(md, 32, hex);
+    ok = strcmp(hex, item->meta.checksum_hex) == 0;
+  }
+  if (!ok) {
+    /* Bytes that do not match their checksum are never returned. Delete
+     * them, unless a live writer is mid-overwrite of this very entry. */
+    if (!ws_entry_in_flight(dir, item->run_id, &item->meta_st))
+      ws_remove_entry(dir, item->run_id);
+    return 0;
+  }
+  out->meta = item->meta;
+  memcpy(out->run_id, item->run_id, sizeof out->run_id);
+  out->meta_st = item->meta_st;
+  out->bin_st = bin_st;
+  out->settled = item->settled && ws_stamp_settled(&bin_st, real_now);
+  return 1;
+}
+
+int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
+                    const ws_payload_sink *sink, ws_found *out,
+                    ws_error *err) {
+  char dir[PATH_MAX];
+  memset(out, 0, sizeof *out);
+  if (!ws_valid_key(key)) {
+    ws_error_set(err, EINVAL, "invalid key '%s'", key);
+    return -1;
+  }
+  if (ws_key_dir(s, key, dir) != 0) {
+    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    return -1;
+  }
+  uint64_t now = ws_store_now_ns(s);
+  if (s->opt.memory_cache && lookup_cached(s, dir, mode, now, out)) return 1;
+
+  /* Entries that failed verification but were left in place (a live
+   * writer's overwrite in flight) are skipped for the rest of this call. */
+  char skipped[4][WS_RUNID_MAX + 1];
+  size_t nskipped = 0;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    const ws_listing *l = ws_scan_key_dir(s, key, dir, now, NULL);
+    if (l == NULL) {
+      ws_lcache_invalidate_dir(dir); /* the dir is gone (evicted elsewhere) */
+      return 0;
+    }
+    const ws_scanned *best = NULL;
+    for (size_t i = 0; i < l->n; i++) {
+      const ws_scanned *c = &l->items[i];
+      int skip = 0;
+      for (size_t k = 0; k < nskipped; k++) skip |= strcmp(skipped[k], c->run_id) == 0;
+      if (skip) continue;
+      if (best == NULL ||
+          (mode == WS_MODE_BEST ? entry_better(&c->meta, &best->meta)
+                                : entry_newer(&c->meta, &best->meta)))
+        best = c;
+    }
+    if (best == NULL) return 0;
+    ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
+    out->dir_st = l->dir_st;
+    int listing_settled = l->settled;
+    int rc = read_payload(dir, &chosen, sink, out, err);
+    if (rc != 0) {
+      out->settled = out->settled && listing_settled;
+      return rc;
+    }
+    if (nskipped < 4) memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
+  }
+  return 0;
+}
+
+void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
+                        const ws_found *found, void *value, size_t bytes,
+                        void (*release)(void *)) {
+  char dir[PATH_MAX];
+  /* An unsettled stamp cannot prove "unchanged" later, so such a row would
+   * never be served: do not keep it. */
+  if (!s->opt.memory_cache || !found->settled || ws_key_dir(s, key, dir) != 0) {
+    if (release) release(value);
+    return;
+  }
+  ws_lcache_row row;
+  memset(&row, 0, sizeof row);
+  row.dir_path = dir;
+  row.mode = mode;
+  row.dir_st = found->dir_st;
+  row.meta_st = found->meta_st;
+  row.bin_st = found->bin_st;
+  row.settled = 1;
+  row.written_ns = ws_meta_written_ns(&found->meta);
+  memcpy(row.run_id, found->run_id, sizeof row.run_id);
+  row.meta = found->meta;
+  row.value = value;
+  row.bytes = bytes;
+  row.release = release;
+  ws_lcache_put(&row);
+}
+
+void ws_store_discard(ws_store *s, const char *key, const char *run_id) {
+  char dir[PATH_MAX];
+  if (!ws_valid_key(key) || !ws_valid_run_id(run_id) || ws_key_dir(s, key, dir) != 0)
+    return;
+  ws_remove_entry(dir, run_id);
+}
+
+/* ---- the sweep ---- */
+
+typedef struct sweep_item {
+  char key[WS_KEY_MAX + 1];
+  char run_id[WS_RUNID_MAX + 1];
+  uint64_t bytes, written_ns;
+} sweep_item;
+
+static int cmp_written(const void *a, const void *b) {
+  const sweep_item *x = a, *y = b;
+  return (x->written_ns > y->written_ns) - (x->written_ns < y->written_ns);
+}
+
+static int is_real_dir(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
+  /* rmdir fails on a non-empty dir, so this cannot race a writer into
+   * losing files; a writer that loses its dir retries (gam#868). */
+  if (rmdir(dir) == 0) {
+    ws_strmap_remove(s->rs->listings, key);
+    ws_lcache_invalidate_dir(dir);
+  }
+}
+
+int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
+                   ws_error *err) {
+  ws_root_state *rs = s->rs;
+  ws_sweep_stats local = {0, 0, 0, 0};
+  ws_stamp root_st;
+  uint64_t real_now = ws_real_now_ns();
+  if (stats == NULL) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  /* Short-circuit a throttled sweep while comfortably under budget and no key
+   * dir was added or removed (the root's stamp is unchanged): the size walk
+   * would be a no-op, and TTL is enforced lazily at lookup anyway. */
+  int have_root = ws_stamp_path(rs->root, &root_st) == 0;
+  if (!force && have_root && rs->byte_total <= s->opt.size_budget &&
+      rs->have_last_sweep && rs->last_sweep_settled &&
+      ws_stamp_equal(&rs->last_sweep_root, &root_st))
+    return 0;
+
+  DIR *d = opendir(rs->root);
+  if (d == NULL) {
+    ws_error_set(err, errno, "cannot read store root '%s': %s", rs->root,
+                 strerror(errno));
+    return -1;
+  }
+  uint64_t now = ws_store_now_ns(s);
+  sweep_item *items = NULL;
+  size_t n = 0, cap = 0;
+  int oom = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    char dir[PATH_MAX];
+    /* Only key-shaped dirs are ours: a root pointed at a busy directory
+     * must not have its other contents touched. */
+    if (!ws_valid_key(e->d_name) || ws_key_dir(s, e->d_name, dir) != 0 ||
+        !is_real_dir(dir))
+      continue;
+    const ws_listing *l = ws_scan_key_dir(s, e->d_name, dir, now, stats);
+    if (l == NULL) continue;
+    if (l->n == 0) {
+      remove_key_dir_if_empty(s, e->d_name, dir);
+      continue;
+    }
+    if (n + l->n > cap) {
+      size_t nc = cap ? cap * 2 : 256;
+      while (nc < n + l->n) nc *= 2;
+      sweep_item *p = realloc(items, nc * sizeof *items);
+      if (p == NULL) {
+        oom = 1;
+        break;
+      }
+      items = p;
+      cap = nc;
+    }
+    for (size_t i = 0; i < l->n; i++) {
+      sweep_item *it = &items[n++];
+      memcpy(it->key, e->d_name, strlen(e->d_name) + 1); /* valid: <= 128 */
+      memcpy(it->run_id, l->items[i].run_id, sizeof it->run_id);
+      it->bytes = l->items[i].meta_st.size + l->items[i].bin_st.size;
+      it->written_ns = ws_meta_written_ns(&l->items[i].meta);
+    }
+  }
+  closedir(d);
+  if (oom) {
+    free(items);
+    ws_error_set(err, ENOMEM, "out of memory sweeping '%s'", rs->root);
+    return -1;
+  }
+  uint64_t total = 0;
+  size_t kept = n;
+  for (size_t i = 0; i < n; i++) total += items[i].bytes;
+  if (total > s->opt.size_budget) {
+    /* Oldest write first, by the meta's nanosecond stamp: file mtimes can
+     * be too coarse to order a burst of writes. */
+    qsort(items, n, sizeof *items, cmp_written);
+    for (size_t i = 0; i < n && total > s->opt.size_budget; i++) {
+      char dir[PATH_MAX];
+      if (ws_key_dir(s, items[i].key, dir) != 0) continue;
+      ws_remove_entry(dir, items[i].run_id);
+      stats->removed++;
+      total -= items[i].bytes;
+      remove_key_dir_if_empty(s, items[i].key, dir);
+      kept--;
+    }
+  }
+  stats->bytes = total;
+  stats->entries = kept;
+  free(items);
+  rs->byte_total = total;
+  /* Stamp the root after the walk: the dirs it removed moved the root's
+   * stamp, and the next throttled sweep must compare with the new one. */
+  if (total <= s->opt.size_budget && ws_stamp_path(rs->root, &root_st) == 0) {
+    rs->have_last_sweep = 1;
+    rs->last_sweep_root = root_st;
+    rs->last_sweep_settled = ws_stamp_settled(&root_st, real_now);
+  }
+  return 0;
+}

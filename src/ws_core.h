@@ -1,0 +1,213 @@
+/* The C core of warmstart: a crash-safe, multi-process warm-start store.
+ *
+ * Nothing in the core includes R headers. The .Call glue (glue.c) is the only
+ * place that knows about SEXPs; it hands the core plain buffers and callbacks.
+ * Every function that can fail returns -1 and fills a ws_error; the core never
+ * longjmps, so the glue raises the R error only after the core has released
+ * everything it held.
+ */
+#ifndef WS_CORE_H
+#define WS_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WS_SCHEMA_VERSION 1
+#define WS_ERRMSG_MAX 1024
+#define WS_KEY_MIN 32
+#define WS_KEY_MAX 128
+/* "r" + up to 16 hex digits of pid + "-" + up to 32 hex digits of nanos. */
+#define WS_RUNID_MAX 51
+#define WS_CHECKSUM_HEX 64
+
+typedef struct ws_error {
+  int errnum; /* errno of the failing call, 0 when not an OS error */
+  char msg[WS_ERRMSG_MAX];
+} ws_error;
+
+void ws_error_set(ws_error *err, int errnum, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
+/* How the payload bytes are to be read back. Entries written by the Rust
+ * store carry no format field and are raw bytes. */
+typedef enum { WS_FORMAT_RAW = 0, WS_FORMAT_RSERIALIZED = 1 } ws_format;
+typedef enum { WS_MODE_BEST = 0, WS_MODE_LATEST = 1 } ws_mode;
+
+typedef struct ws_meta {
+  uint32_t schema_version;
+  uint64_t written_secs;
+  uint32_t written_nanos;
+  int has_objective;
+  double objective;
+  int has_iteration;
+  uint64_t iteration;
+  ws_kind kind;
+  char checksum_hex[WS_CHECKSUM_HEX + 1];
+  uint64_t payload_bytes;
+  ws_format format;
+} ws_meta;
+
+/* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
+typedef struct ws_sha256 ws_sha256;
+ws_sha256 *ws_sha256_new(void);
+int ws_sha256_update(ws_sha256 *h, const void *data, size_t n);
+/* Writes 32 raw bytes; the context can be reused after ws_sha256_reset. */
+int ws_sha256_final(ws_sha256 *h, unsigned char out[32]);
+int ws_sha256_reset(ws_sha256 *h);
+void ws_sha256_free(ws_sha256 *h);
+void ws_hex(const unsigned char *bytes, size_t n, char *out);
+int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
+
+/* ---- meta.c: the schema v1 meta JSON ---- */
+/* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory. */
+char *ws_meta_to_json(const ws_meta *m);
+/* 0 when `text` is a well-formed schema-v1-shaped meta, -1 otherwise. A
+ * schema_version other than 1 still parses (the caller cleans it up). */
+int ws_meta_parse(const char *text, size_t len, ws_meta *out);
+uint64_t ws_meta_written_ns(const ws_meta *m);
+
+/* ---- names.c: keys, run ids and temp file names ---- */
+int ws_valid_key(const char *s);
+int ws_valid_run_id(const char *s);
+/* The writer pid encoded in a valid run id. */
+long ws_run_id_pid(const char *run_id);
+typedef struct ws_temp_name {
+  char run_id[WS_RUNID_MAX + 1]; /* "" when the prefix is not a run id */
+  int is_meta;                   /* the temp of a .json (1) or a .bin (0) */
+  long pid;
+  const char *host; /* points into the parsed name; NULL when absent */
+} ws_temp_name;
+/* 1 when `name` is a temp file name with a parseable writer pid, else 0. */
+int ws_parse_temp_name(const char *name, ws_temp_name *out);
+/* This machine's name as it appears in temp names (sanitised, cached). */
+const char *ws_hostname(void);
+
+/* ---- fsio.c: checked system calls ---- */
+typedef struct ws_stamp {
+  uint64_t dev, ino, size;
+  int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+} ws_stamp;
+int ws_stamp_path(const char *path, ws_stamp *out);
+void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out);
+int ws_stamp_equal(const ws_stamp *a, const ws_stamp *b);
+int ws_stamp_settled(const ws_stamp *s, uint64_t real_now_ns);
+int ws_write_all(int fd, const void *buf, size_t n);
+int ws_fsync_dir(const char *path);
+int ws_mkdir_p(const char *path, int *created_leaf);
+int ws_pid_alive(long pid);
+/* Reads a small file whole (at most max bytes); malloc'd, NUL-terminated. */
+char *ws_read_small_file(const char *path, size_t max, size_t *len);
+int ws_join(char *out, size_t cap, const char *dir, const char *name);
+
+/* ---- clock.c ---- */
+uint64_t ws_real_now_ns(void);
+/* A run id "r<pid hex>-<nanos hex>", unique within this process. */
+void ws_fresh_run_id(uint64_t now_ns, char out[WS_RUNID_MAX + 1]);
+/* Strictly increasing per process, for temp-name nonces. */
+uint64_t ws_unique_ns(uint64_t now_ns);
+
+/* ---- store.c ---- */
+typedef struct ws_options {
+  uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
+  uint64_t ttl_ns;      /* 0 means never expires */
+  int durable;          /* fsync files and directories */
+  int memory_cache;     /* use the process-wide lookup cache */
+} ws_options;
+
+/* Fault injection, for the tests that simulate a crash or a full disk at an
+ * exact point of the write sequence instead of hoping to hit it. */
+typedef enum {
+  WS_FAULT_NONE = 0,
+  WS_FAULT_AFTER_MKDIR,       /* key dir exists, no temp written yet */
+  WS_FAULT_MID_BIN_WRITE,     /* half of the payload is in the temp */
+  WS_FAULT_BEFORE_BIN_RENAME, /* payload temp complete, meta temp created */
+  WS_FAULT_BEFORE_META_RENAME,/* payload promoted, meta temp complete */
+  WS_FAULT_AFTER_META_RENAME, /* entry visible, directory not yet synced */
+  WS_FAULT_NPOINTS
+} ws_fault_point;
+typedef enum {
+  WS_FAULT_REMOVE_DIR = 1, /* a sibling's eviction removed the key dir */
+  WS_FAULT_ENOSPC,         /* the disk is full */
+  WS_FAULT_EXIT            /* the process dies here (_exit, no cleanup) */
+} ws_fault_action;
+
+typedef struct ws_store ws_store;
+
+typedef struct ws_sweep_stats {
+  uint64_t entries, bytes, removed, temps_removed;
+} ws_sweep_stats;
+
+/* Where a cold lookup reads the payload: the glue allocates the R vector and
+ * the core reads straight into it. alloc returns NULL when it cannot. */
+typedef struct ws_payload_sink {
+  void *(*alloc)(void *ctx, size_t n);
+  void *ctx;
+} ws_payload_sink;
+
+typedef struct ws_found {
+  ws_meta meta;
+  char run_id[WS_RUNID_MAX + 1];
+  void *cached_value; /* non-NULL: the value held by the lookup cache */
+  /* Identity of what was read, for ws_store_cache_put; settled when every
+   * stamp was taken after its file's clock had moved on (ws_stamp_settled). */
+  ws_stamp dir_st, meta_st, bin_st;
+  int settled;
+} ws_found;
+
+int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
+                  ws_error *err);
+void ws_store_close(ws_store *s);
+const char *ws_store_root(const ws_store *s);
+const ws_options *ws_store_options(const ws_store *s);
+void ws_store_advance_clock(ws_store *s, uint64_t ns);
+uint64_t ws_store_now_ns(const ws_store *s);
+void ws_store_set_fault(ws_store *s, ws_fault_point point,
+                        ws_fault_action action, int times);
+
+/* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
+ * is replaced atomically. */
+int ws_store_save(ws_store *s, const char *key, const char *run_id,
+                  const void *payload, size_t n, const ws_meta *fields,
+                  char run_id_out[WS_RUNID_MAX + 1], ws_error *err);
+/* 1 found, 0 none, -1 error. */
+int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
+                    const ws_payload_sink *sink, ws_found *out,
+                    ws_error *err);
+/* Remember the value the glue built from a cold lookup. release is called
+ * when the cache lets go of it (the core never inspects the value). */
+void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
+                        const ws_found *found, void *value, size_t bytes,
+                        void (*release)(void *));
+/* Remove one entry whose verified bytes the glue could not decode. */
+void ws_store_discard(ws_store *s, const char *key, const char *run_id);
+int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
+                   ws_error *err);
+
+/* ---- lookup_cache.c: process-wide, bounded ---- */
+typedef struct ws_lcache_row {
+  char *dir_path; /* absolute key dir: identifies root and key */
+  ws_mode mode;
+  ws_stamp dir_st, meta_st, bin_st;
+  int settled;
+  uint64_t written_ns;
+  char run_id[WS_RUNID_MAX + 1];
+  ws_meta meta;
+  void *value;
+  size_t bytes;
+  void (*release)(void *);
+  uint64_t last_used;
+} ws_lcache_row;
+ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode);
+void ws_lcache_put(ws_lcache_row *row_template);
+void ws_lcache_invalidate(const char *dir_path, ws_mode mode);
+void ws_lcache_invalidate_dir(const char *dir_path);
+void ws_lcache_clear(void);
+void ws_lcache_set_limits(size_t max_entries, size_t max_bytes);
+void ws_lcache_usage(size_t *entries, size_t *bytes);
+
+#endif

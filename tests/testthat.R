@@ -1,0 +1,4 @@
+library(testthat)
+library(warmstart)
+
+test_check("warmstart")

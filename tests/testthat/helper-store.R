@@ -1,0 +1,63 @@
+# A store in a fresh directory under tempdir(), removed when the calling
+# test ends. Defaults match the Rust tests' temp_store(): 1 MiB, 60 s.
+temp_store <- function(size_budget = 1024 * 1024, ttl = 60, ...,
+                       env = parent.frame()) {
+  root <- tempfile("ws-")
+  store <- ws_open(root, size_budget = size_budget, ttl = ttl, ...)
+  withr::defer(unlink(root, recursive = TRUE), envir = env)
+  list(root = root, store = store)
+}
+
+key_for <- function(s) ws_key("test", s)
+
+key_dir <- function(t, key) file.path(t$root, key)
+
+entry_files <- function(dir, pattern = NULL) {
+  list.files(dir, pattern = pattern, full.names = TRUE, all.files = TRUE,
+             no.. = TRUE)
+}
+
+# Every file under the root with its size and mtime: "nothing on disk
+# changed" means this is identical before and after.
+snapshot <- function(root) {
+  f <- list.files(root, recursive = TRUE, all.files = TRUE,
+                  include.dirs = TRUE, no.. = TRUE)
+  info <- file.info(file.path(root, f))
+  paste(f, info$size, format(info$mtime, "%OS6"))
+}
+
+bytes_on_disk <- function(root) {
+  f <- list.files(root, recursive = TRUE, full.names = TRUE, all.files = TRUE)
+  sum(file.size(f))
+}
+
+temp_files <- function(root) {
+  grep("\\.tmp\\.", list.files(root, recursive = TRUE, all.files = TRUE),
+       value = TRUE)
+}
+
+# The pid of a process that has exited. mccollect() returns once the child
+# has sent its result, which can be before it has finished exiting.
+dead_pid <- function() {
+  job <- parallel::mcparallel(NULL, silent = TRUE)
+  parallel::mccollect(job)
+  wait_gone(job$pid)
+  job$pid
+}
+
+wait_gone <- function(pid, seconds = 10) {
+  deadline <- Sys.time() + seconds
+  while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
+    Sys.sleep(0.01)
+  }
+  if (file.exists(file.path("/proc", pid))) skip("child process did not exit")
+}
+
+# Wait out the window in which file stamps are too fresh to prove anything
+# (the cache's racy-stamp rule), so the next lookup can be served hot.
+settle <- function() Sys.sleep(0.1)
+
+skip_if_no_fork <- function() {
+  skip_on_os("windows")
+  skip_if_not_installed("parallel")
+}

@@ -1,0 +1,264 @@
+# The 19 unit tests of the Rust store (store.rs), ported one by one and
+# named after them.
+
+test_that("roundtrip_save_then_lookup", {
+  t <- temp_store()
+  key <- key_for("roundtrip")
+  ws_save(t$store, key, charToRaw("hello-warm"), objective = 1.5,
+          iteration = 7, kind = "checkpoint")
+  got <- ws_lookup(t$store, key)
+  expect_identical(got$payload, charToRaw("hello-warm"))
+  expect_identical(got$objective, 1.5)
+  expect_identical(got$iteration, 7)
+  expect_identical(got$kind, "checkpoint")
+})
+
+test_that("lookup_picks_lowest_objective", {
+  t <- temp_store()
+  key <- key_for("multi")
+  ws_save(t$store, key, charToRaw("worse"), objective = 3, iteration = 1)
+  ws_save(t$store, key, charToRaw("better"), objective = 1, iteration = 2)
+  ws_save(t$store, key, charToRaw("mid"), objective = 2, iteration = 3)
+  got <- ws_lookup(t$store, key)
+  expect_identical(rawToChar(got$payload), "better")
+  expect_identical(got$objective, 1)
+})
+
+test_that("lookup_latest_ignores_objective_ordering", {
+  t <- temp_store()
+  key <- key_for("latest-vs-best")
+  ws_save(t$store, key, charToRaw("low-objective"), objective = 1,
+          iteration = 1, kind = "final")
+  warmstart:::ws_advance_time(t$store, 0.002)
+  ws_save(t$store, key, charToRaw("newer-higher-objective"), objective = 10,
+          iteration = 2, kind = "checkpoint")
+  best <- ws_lookup(t$store, key)
+  expect_identical(rawToChar(best$payload), "low-objective")
+  latest <- ws_lookup_latest(t$store, key)
+  expect_identical(rawToChar(latest$payload), "newer-higher-objective")
+  expect_identical(latest$iteration, 2)
+})
+
+test_that("tiebreak_final_beats_checkpoint", {
+  t <- temp_store()
+  key <- key_for("tie")
+  ws_save(t$store, key, charToRaw("ckpt"), objective = 1, kind = "checkpoint")
+  ws_save(t$store, key, charToRaw("final"), objective = 1, kind = "final")
+  got <- ws_lookup(t$store, key)
+  expect_identical(rawToChar(got$payload), "final")
+  expect_identical(got$kind, "final")
+  # Order of writing does not matter: a later checkpoint does not win a tie.
+  ws_save(t$store, key, charToRaw("ckpt2"), objective = 1 + 1e-13)
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "final")
+})
+
+test_that("tiebreak_latest_mtime_when_no_objective", {
+  t <- temp_store()
+  key <- key_for("latest")
+  ws_save(t$store, key, charToRaw("first"))
+  warmstart:::ws_advance_time(t$store, 1.1)
+  ws_save(t$store, key, charToRaw("second"))
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "second")
+})
+
+test_that("corrupt_payload_is_cleaned_up", {
+  t <- temp_store()
+  key <- key_for("corrupt")
+  ws_save(t$store, key, charToRaw("original"), objective = 0)
+  dir <- key_dir(t, key)
+  writeBin(charToRaw("tampered"), entry_files(dir, "\\.bin$"))
+  expect_null(ws_lookup(t$store, key))
+  expect_length(entry_files(dir), 0)
+})
+
+test_that("corrupt_meta_json_is_cleaned_up", {
+  t <- temp_store()
+  key <- key_for("badjson")
+  ws_save(t$store, key, charToRaw("x"))
+  dir <- key_dir(t, key)
+  writeLines("{not valid json", entry_files(dir, "\\.json$"))
+  expect_null(ws_lookup(t$store, key))
+  expect_length(entry_files(dir), 0)
+})
+
+set_schema <- function(meta_path, version) {
+  txt <- readChar(meta_path, file.size(meta_path), useBytes = TRUE)
+  txt <- sub('"schema_version":[0-9]+', sprintf('"schema_version":%d', version),
+             txt)
+  writeChar(txt, meta_path, eos = NULL, useBytes = TRUE)
+}
+
+test_that("schema_mismatched_entry_is_cleaned_up", {
+  t <- temp_store()
+  key <- key_for("schema")
+  ws_save(t$store, key, charToRaw("x"))
+  dir <- key_dir(t, key)
+  set_schema(entry_files(dir, "\\.json$"), 100)
+  expect_null(ws_lookup(t$store, key))
+  expect_length(entry_files(dir), 0)
+})
+
+test_that("schema_mismatched_entry_is_removed_during_save_eviction_path", {
+  t <- temp_store(size_budget = 6 * 1024, ttl = 3600)
+  stale_key <- key_for("schema-size-stale")
+  ws_save(t$store, stale_key, as.raw(rep(0, 4 * 1024)))
+  stale_dir <- key_dir(t, stale_key)
+  stale_meta <- entry_files(stale_dir, "\\.json$")
+  stale_bin <- entry_files(stale_dir, "\\.bin$")
+  set_schema(stale_meta, 100)
+
+  fresh_key <- key_for("schema-size-fresh")
+  ws_save(t$store, fresh_key, as.raw(rep(1, 2 * 1024)))
+
+  expect_false(file.exists(stale_meta))
+  expect_false(file.exists(stale_bin))
+  expect_lte(bytes_on_disk(t$root), 6 * 1024)
+  expect_null(ws_lookup(t$store, stale_key))
+  expect_false(is.null(ws_lookup(t$store, fresh_key)))
+})
+
+test_that("missing_bin_treated_as_missing", {
+  t <- temp_store()
+  key <- key_for("nobin")
+  ws_save(t$store, key, charToRaw("x"))
+  dir <- key_dir(t, key)
+  file.remove(entry_files(dir, "\\.bin$"))
+  expect_null(ws_lookup(t$store, key))
+  # The orphaned meta is cleaned up too.
+  expect_length(entry_files(dir), 0)
+})
+
+test_that("missing_key_returns_none", {
+  t <- temp_store()
+  expect_null(ws_lookup(t$store, key_for("absent")))
+  expect_null(ws_lookup_latest(t$store, key_for("absent")))
+})
+
+test_that("lru_eviction_under_size_budget", {
+  t <- temp_store(size_budget = 4 * 1024, ttl = 3600)
+  keys <- vapply(0:19, function(i) ws_key("i", as.character(i)), "")
+  for (i in seq_along(keys)) {
+    ws_save(t$store, keys[i], raw(256), objective = i - 1)
+  }
+  expect_lte(bytes_on_disk(t$root), 8 * 1024)
+  expect_null(ws_lookup(t$store, keys[1]))
+  expect_false(is.null(ws_lookup(t$store, keys[20])))
+})
+
+test_that("ttl_drops_old_entries", {
+  t <- temp_store(ttl = 60)
+  key <- key_for("ttl")
+  ws_save(t$store, key, charToRaw("x"))
+  expect_false(is.null(ws_lookup(t$store, key)))
+  warmstart:::ws_advance_time(t$store, 65)
+  other <- key_for("ttl-other")
+  ws_save(t$store, other, charToRaw("y"))
+  expect_null(ws_lookup(t$store, key))
+  expect_false(is.null(ws_lookup(t$store, other)))
+})
+
+test_that("orphan_temp_files_from_dead_processes_are_swept", {
+  skip_if_no_fork()
+  t <- temp_store()
+  dir <- key_dir(t, key_for("tmp"))
+  dir.create(dir)
+  # The Rust test uses pid 1 as "another process"; pid 1 is alive, and
+  # sweeping a live process's temp is the bug this store fixes. A reaped
+  # child's pid is a dead writer.
+  orphan_other <- file.path(dir, sprintf("r0-0.json.tmp.%d.0", dead_pid()))
+  mine <- file.path(dir, sprintf("r0-0.bin.tmp.%d.0", Sys.getpid()))
+  writeBin(charToRaw("orphan"), orphan_other)
+  writeBin(charToRaw("mine"), mine)
+  res <- ws_evict(t$store)
+  expect_false(file.exists(orphan_other))
+  expect_true(file.exists(mine))
+  expect_identical(res$temps_removed, 1)
+})
+
+test_that("tmp_filenames_without_pid_are_skipped", {
+  t <- temp_store()
+  dir <- key_dir(t, key_for("malformed"))
+  dir.create(dir)
+  weird <- file.path(dir, "garbage.tmp.notapid.suffix")
+  writeBin(charToRaw("x"), weird)
+  expect_no_error(ws_evict(t$store))
+  expect_true(file.exists(weird))
+})
+
+test_that("save_overwrite_keeps_single_entry", {
+  t <- temp_store()
+  key <- key_for("overwrite")
+  id <- ws_save(t$store, key, charToRaw("v1"), objective = 2, iteration = 1)
+  id2 <- ws_save(t$store, key, charToRaw("v2"), objective = 1, iteration = 2,
+                 run_id = id)
+  expect_identical(id2, id)
+  expect_length(entry_files(key_dir(t, key)), 2)
+  got <- ws_lookup(t$store, key)
+  expect_identical(rawToChar(got$payload), "v2")
+  expect_identical(got$objective, 1)
+  expect_identical(got$run_id, id)
+})
+
+test_that("write_and_promote_recreates_dir_removed_before_write", {
+  # gam#868: a sibling's sweep removes the key dir between our mkdir and our
+  # first temp. The fault hook does exactly that, once.
+  t <- temp_store()
+  key <- key_for("race-recreate")
+  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 1)
+  expect_no_error(ws_save(t$store, key, charToRaw("payload")))
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "payload")
+  # Removed on both attempts: the single retry gives up with an error, and
+  # leaves nothing behind.
+  key2 <- key_for("race-twice")
+  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 2)
+  expect_error(ws_save(t$store, key2, charToRaw("payload")),
+               "No such file or directory")
+  expect_length(temp_files(t$root), 0)
+  expect_null(ws_lookup(t$store, key2))
+})
+
+test_that("save_survives_concurrent_eviction_removing_key_dir", {
+  # gam#868 end to end, with processes instead of threads: writers hammer one
+  # key while a sibling sweeps with a zero budget, which deletes entries and
+  # removes the emptied key dir on nearly every pass.
+  skip_if_no_fork()
+  t <- temp_store(size_budget = 0)
+  key <- key_for("concurrent-evict")
+  stop_file <- tempfile("stop-")
+  evictor <- parallel::mcparallel({
+    sweeps <- 0L
+    while (!file.exists(stop_file)) {
+      ws_evict(t$store)
+      sweeps <- sweeps + 1L
+    }
+    sweeps
+  })
+  errors <- parallel::mclapply(1:4, function(w) {
+    st <- ws_open(t$root, size_budget = 0, ttl = 60)
+    failures <- character()
+    for (i in 1:200) {
+      r <- tryCatch({
+        ws_save(st, key, charToRaw(sprintf("w%d-i%d", w, i)), objective = i,
+                iteration = i)
+        NULL
+      }, error = conditionMessage)
+      if (!is.null(r)) failures <- c(failures, r)
+    }
+    failures
+  }, mc.cores = 4)
+  file.create(stop_file)
+  sweeps <- parallel::mccollect(evictor)[[1]]
+  unlink(stop_file)
+  expect_identical(unlist(errors), character())
+  expect_gt(sweeps, 0)
+})
+
+test_that("keys_are_isolated", {
+  t <- temp_store()
+  a <- key_for("a")
+  b <- key_for("b")
+  ws_save(t$store, a, charToRaw("AAA"), objective = 1, kind = "final")
+  ws_save(t$store, b, charToRaw("BBB"), objective = 1, kind = "final")
+  expect_identical(rawToChar(ws_lookup(t$store, a)$payload), "AAA")
+  expect_identical(rawToChar(ws_lookup(t$store, b)$payload), "BBB")
+})
