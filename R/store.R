@@ -71,7 +71,12 @@ ws_evict <- function(store) {
 }
 
 print.ws_store <- function(x, ...) {
-  info <- .Call(C_ws_store_info, x)
+  info <- tryCatch(.Call(C_ws_store_info, x), error = function(e) NULL)
+  if (is.null(info)) {
+    cat("<ws_store> (closed: restored from a saved session; reopen it with",
+        "ws_open())\n")
+    return(invisible(x))
+  }
   cat("<ws_store> ", info$root, "\n", sep = "")
   cat("  size budget: ", format_bytes(info$size_budget), "\n", sep = "")
   cat("  ttl:         ", if (info$ttl == 0) "never expires" else

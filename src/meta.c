@@ -20,6 +20,19 @@ static int add_u64(cJSON *obj, const char *name, uint64_t v) {
   return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(buf)) ? 0 : -1;
 }
 
+/* The shortest %g form that reads back to exactly the same double. cJSON's
+ * own printer accepts a 15-digit form within one epsilon, which loses the
+ * last bit (0.1 + 0.2 comes back as 0.3) and prints DBL_MAX as a number
+ * that reads back as infinity. */
+static int add_double(cJSON *obj, const char *name, double v) {
+  char buf[40];
+  for (int digits = 15; digits <= 17; digits++) {
+    snprintf(buf, sizeof buf, "%.*g", digits, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(buf)) ? 0 : -1;
+}
+
 char *ws_meta_to_json(const ws_meta *m) {
   cJSON *o = cJSON_CreateObject();
   char *out = NULL;
@@ -29,7 +42,7 @@ char *ws_meta_to_json(const ws_meta *m) {
   bad |= add_u64(o, "written_unix_secs", m->written_secs);
   bad |= add_u64(o, "written_nanos", m->written_nanos);
   if (m->has_objective && isfinite(m->objective))
-    bad |= cJSON_AddNumberToObject(o, "objective", m->objective) ? 0 : -1;
+    bad |= add_double(o, "objective", m->objective);
   else
     bad |= cJSON_AddNullToObject(o, "objective") ? 0 : -1;
   if (m->has_iteration)

@@ -1,0 +1,174 @@
+# The lookup caches: a hot lookup returns the cached R value itself; caches
+# are validated by device, inode, size and nanosecond times (2), and never
+# serve a stale or expired entry.
+
+test_that("a hot lookup returns the cached object without copying it", {
+  t <- temp_store()
+  key <- key_for("hot")
+  ws_save(t$store, key, as.raw(1:200))
+  settle()
+  first <- ws_lookup(t$store, key)
+  second <- ws_lookup(t$store, key)
+  expect_true(warmstart:::ws_same_object(first$payload, second$payload))
+  # R objects too: the unserialized value is what is cached.
+  key2 <- key_for("hot-object")
+  ws_save(t$store, key2, list(a = 1:10, b = "x"))
+  settle()
+  o1 <- ws_lookup(t$store, key2)$payload
+  o2 <- ws_lookup(t$store, key2)$payload
+  expect_true(warmstart:::ws_same_object(o1, o2))
+  expect_identical(o1, list(a = 1:10, b = "x"))
+})
+
+test_that("changing a returned payload does not change the cached one", {
+  t <- temp_store()
+  key <- key_for("immutable")
+  ws_save(t$store, key, as.raw(1:10))
+  settle()
+  p <- ws_lookup(t$store, key)$payload
+  p[1] <- as.raw(99)
+  expect_identical(ws_lookup(t$store, key)$payload, as.raw(1:10))
+  obj_key <- key_for("immutable-list")
+  ws_save(t$store, obj_key, list(a = 1, b = list(c = 2)))
+  settle()
+  o <- ws_lookup(t$store, obj_key)$payload
+  o$b$c <- 3
+  expect_identical(ws_lookup(t$store, obj_key)$payload$b$c, 2)
+})
+
+test_that("a lookup never serves a replaced entry whose mtimes look unchanged", {
+  # What a coarse-timestamp filesystem does: new files with the same size
+  # and the same mtime as the cached ones. Only the inode (and ctime) tell.
+  t <- temp_store()
+  key <- key_for("coarse")
+  id <- ws_save(t$store, key, charToRaw("aaaa"), objective = 1)
+  settle()
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "aaaa")
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "aaaa")
+
+  # A valid entry with the same run id and payload size, made elsewhere.
+  other <- temp_store()
+  dir <- key_dir(t, key)
+  files <- file.path(dir, paste0(id, c(".bin", ".json")))
+  crafted <- file.path(key_dir(other, key), basename(files))
+  # The meta's size varies with the digits of written_nanos: write until
+  # the crafted meta is exactly as long as the cached one.
+  for (i in 1:50) {
+    ws_save(other$store, key, charToRaw("bbbb"), objective = 1, run_id = id)
+    if (identical(file.size(crafted), file.size(files))) break
+  }
+  # `touch -r` copies timestamps to the nanosecond; Sys.setFileTime() does not.
+  skip_if(Sys.which("touch") == "", "no touch(1)")
+  marks <- tempfile(c("bin", "json", "dir"))
+  file.create(marks)
+  withr::defer(unlink(marks))
+  copy_times <- function(from, to) {
+    stopifnot(system2("touch", c("-r", shQuote(from), shQuote(to))) == 0)
+  }
+  copy_times(files[1], marks[1])
+  copy_times(files[2], marks[2])
+  copy_times(dir, marks[3])
+  before <- file.info(files)
+  for (i in 1:2) {
+    staged <- paste0(files[i], ".staged")
+    file.copy(file.path(key_dir(other, key), basename(files[i])), staged)
+    file.rename(staged, files[i])
+    copy_times(marks[i], files[i])
+  }
+  copy_times(marks[3], dir)
+  after <- file.info(files)
+  expect_identical(after$mtime, before$mtime)
+  expect_identical(after$size, before$size)
+  settle()
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "bbbb")
+})
+
+test_that("a better entry saved by another process is seen at once", {
+  skip_if_no_fork()
+  t <- temp_store()
+  key <- key_for("cross-process")
+  ws_save(t$store, key, charToRaw("mine"), objective = 2)
+  settle()
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "mine")
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "mine")
+  job <- parallel::mcparallel({
+    ws_save(ws_open(t$root), key, charToRaw("theirs"), objective = 1)
+    TRUE
+  })
+  expect_true(parallel::mccollect(job)[[1]])
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "theirs")
+})
+
+test_that("a save through another handle invalidates this handle's hot entry", {
+  t <- temp_store()
+  other <- ws_open(t$root)
+  key <- key_for("two-handles")
+  ws_save(t$store, key, charToRaw("old"))
+  settle()
+  expect_identical(rawToChar(ws_lookup_latest(t$store, key)$payload), "old")
+  ws_save(other, key, charToRaw("new"))
+  expect_identical(rawToChar(ws_lookup_latest(t$store, key)$payload), "new")
+})
+
+test_that("the hot path re-checks the TTL", {
+  t <- temp_store(ttl = 60)
+  key <- key_for("hot-ttl")
+  ws_save(t$store, key, charToRaw("x"))
+  settle()
+  e1 <- ws_lookup(t$store, key)
+  e2 <- ws_lookup(t$store, key)
+  expect_true(warmstart:::ws_same_object(e1$payload, e2$payload))
+  warmstart:::ws_advance_time(t$store, 61)
+  expect_null(ws_lookup(t$store, key))
+  expect_length(entry_files(key_dir(t, key)), 0)
+})
+
+test_that("an expired winner gives way to a later valid entry", {
+  t <- temp_store(ttl = 60)
+  key <- key_for("expired-winner")
+  ws_save(t$store, key, charToRaw("old-best"), objective = 1)
+  warmstart:::ws_advance_time(t$store, 40)
+  ws_save(t$store, key, charToRaw("newer-worse"), objective = 5)
+  settle()
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "old-best")
+  warmstart:::ws_advance_time(t$store, 30)
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "newer-worse")
+})
+
+test_that("memory_cache = FALSE reads from disk every time", {
+  warmstart:::ws_cache_clear()
+  t <- temp_store(memory_cache = FALSE)
+  key <- key_for("no-cache")
+  ws_save(t$store, key, as.raw(1:100))
+  settle()
+  a <- ws_lookup(t$store, key)$payload
+  b <- ws_lookup(t$store, key)$payload
+  expect_identical(a, b)
+  expect_false(warmstart:::ws_same_object(a, b))
+  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+})
+
+test_that("the process-wide cache holds at most 128 entries", {
+  warmstart:::ws_cache_clear()
+  t <- temp_store()
+  keys <- vapply(1:140, function(i) key_for(paste0("bound", i)), "")
+  for (k in keys) ws_save(t$store, k, as.raw(1:10))
+  settle()
+  for (k in keys) ws_lookup(t$store, k)
+  usage <- warmstart:::ws_cache_usage()
+  expect_identical(usage$entries, 128)
+  expect_identical(usage$bytes, 128 * 10)
+})
+
+test_that("stores on different roots never share cached entries", {
+  a <- temp_store()
+  b <- temp_store()
+  key <- key_for("same-key")
+  ws_save(a$store, key, charToRaw("in-a"))
+  ws_save(b$store, key, charToRaw("in-b"))
+  settle()
+  for (i in 1:2) {
+    expect_identical(rawToChar(ws_lookup(a$store, key)$payload), "in-a")
+    expect_identical(rawToChar(ws_lookup(b$store, key)$payload), "in-b")
+  }
+})
