@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -84,6 +85,72 @@ int ws_fsync_dir(const char *path) {
   if (close(fd) != 0 && rc == 0) return -1;
   errno = saved;
   return rc;
+}
+
+/* Opens an existing directory and takes a shared lock on it, so that a
+ * sibling's sweep (ws_rmdir_unpinned) cannot remove it while we are about to
+ * put a file in it: an empty key dir is removable, and the window between
+ * our mkdir and our first temp is exactly where gam#868 lost saves. Returns
+ * the fd, or -1 with errno ENOENT when the dir is gone (or was replaced)
+ * by the time we held the lock: the caller creates it again. */
+int ws_dir_pin(const char *path) {
+  int fd;
+  do fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  int rc;
+  do rc = flock(fd, LOCK_SH);
+  while (rc != 0 && errno == EINTR);
+  /* Without locks (some network filesystems) we pin nothing, and the
+   * caller's retry is what remains. */
+  if (rc != 0 && errno != ENOLCK && errno != EOPNOTSUPP && errno != EINVAL) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  /* The sweep may have removed the dir between our open and our lock. */
+  struct stat held, named;
+  if (fstat(fd, &held) != 0 || held.st_nlink == 0 || stat(path, &named) != 0 ||
+      held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+    close(fd);
+    errno = ENOENT;
+    return -1;
+  }
+  return fd;
+}
+
+int ws_rmdir_unpinned(const char *path) {
+  int fd;
+  do fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int saved = errno;
+    if (saved != ENOLCK && saved != EOPNOTSUPP && saved != EINVAL) {
+      close(fd); /* a writer holds it (EWOULDBLOCK): it is about to fill it */
+      errno = EBUSY;
+      return -1;
+    }
+  }
+  /* Remove only the dir we locked, not one recreated under its name. */
+  struct stat held, named;
+  int rc = -1;
+  if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
+      held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+    rc = rmdir(path);
+  else
+    errno = ENOENT;
+  int saved = errno;
+  close(fd); /* releases the lock; a read-only fd has nothing to lose */
+  errno = saved;
+  return rc;
+}
+
+int ws_fsync_fd_dir(int fd) {
+  if (fsync(fd) == 0) return 0;
+  /* Some filesystems cannot fsync a directory; that is not a failed write. */
+  return (errno == EINVAL || errno == ENOTSUP) ? 0 : -1;
 }
 
 int ws_mkdir_p(const char *path, int *created_leaf) {

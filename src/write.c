@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static int fault(ws_store *s, ws_fault_point point, const char *dir) {
     errno = ENOSPC;
     return -1;
   case WS_FAULT_EXIT:
-    _exit(70); /* a crash: no cleanup, no atexit handlers */
+    /* A crash: SIGKILL cannot be caught, so nothing is cleaned up. */
+    raise(SIGKILL);
   }
   return 0;
 }
@@ -52,6 +54,27 @@ static int finish_file(int fd, int durable) {
   return rc;
 }
 
+/* Bounds the mkdir/pin loop below: each turn means a sibling removed the
+ * dir in a window of a few syscalls, so more than a handful is a dir that
+ * something keeps deleting, and the save fails rather than spin. */
+#define PIN_ATTEMPTS 16
+
+/* Create the key dir (again, on a retry or when a sibling's sweep removed
+ * it) and pin it until the entry is in it: the sweep removes a key dir the
+ * moment it sees it empty (gam#868). Returns the pinned dir's fd. */
+static int pin_key_dir(ws_store *s, const char *dir, int *created) {
+  for (int i = 0; i < PIN_ATTEMPTS; i++) {
+    int made = 0;
+    if (ws_mkdir_p(dir, &made) != 0) return -1;
+    *created |= made;
+    if (fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
+    int fd = ws_dir_pin(dir);
+    if (fd >= 0 || errno != ENOENT) return fd;
+  }
+  errno = ENOENT;
+  return -1;
+}
+
 int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
                    size_t n, ws_meta *meta, int overwrite, int *retryable,
@@ -60,7 +83,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
       meta_final[PATH_MAX], name[NAME_MAX + 1];
   const char *host = ws_hostname();
   long pid = (long)getpid();
-  int bin_fd = -1, meta_fd = -1, bin_promoted = 0, created = 0;
+  int dir_fd = -1, bin_fd = -1, meta_fd = -1, bin_promoted = 0, created = 0;
   const char *step = "creating the key directory";
   char *json = NULL;
   *retryable = 0;
@@ -77,11 +100,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   snprintf(name, sizeof name, "%s.json", run_id);
   if (ws_join(meta_final, sizeof meta_final, dir, name) != 0) goto fail;
 
-  /* On a retry this re-creates the dir a sibling's sweep removed. The dir
-   * is removable until our first temp is in it, so nothing slow (no fsync)
-   * may stand between the mkdir and that open. */
-  if (ws_mkdir_p(dir, &created) != 0) goto fail;
-  if (fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) goto fail;
+  if ((dir_fd = pin_key_dir(s, dir, &created)) < 0) goto fail;
   step = "writing the payload";
   if ((bin_fd = open_new(bin_tmp)) < 0) goto fail;
   size_t half = n / 2;
@@ -131,14 +150,16 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   /* The renames are durable only once the directory itself is synced; a
    * new key dir is itself an entry in the root, which needs the same. */
   step = "syncing the key directory";
-  if (s->opt.durable && ws_fsync_dir(dir) != 0) goto fail_visible;
+  if (s->opt.durable && ws_fsync_fd_dir(dir_fd) != 0) goto fail_visible;
   step = "syncing the store root";
   if (created && s->opt.durable && ws_fsync_dir(s->rs->root) != 0)
     goto fail_visible;
+  close(dir_fd); /* read-only: releases the pin, nothing to lose */
   return 0;
 
 fail: {
   int saved = errno;
+  if (dir_fd >= 0) close(dir_fd);
   if (bin_fd >= 0) close(bin_fd);
   if (meta_fd >= 0) close(meta_fd);
   /* Best-effort removals: the error being reported is the one that matters,
@@ -158,6 +179,7 @@ fail: {
 fail_visible: {
   /* The entry is complete and visible; only its durability is in doubt. */
   int saved = errno;
+  close(dir_fd);
   ws_error_set(err, saved, "entry %s in '%s' was written but %s failed: %s",
                run_id, dir, step, strerror(saved));
   return -1;

@@ -98,6 +98,12 @@ int ws_stamp_equal(const ws_stamp *a, const ws_stamp *b);
 int ws_stamp_settled(const ws_stamp *s, uint64_t real_now_ns);
 int ws_write_all(int fd, const void *buf, size_t n);
 int ws_fsync_dir(const char *path);
+int ws_fsync_fd_dir(int fd);
+/* A shared lock on a dir that keeps a sibling's sweep from removing it
+ * (see fsio.c); -1 with errno ENOENT when it is gone. Close to release. */
+int ws_dir_pin(const char *path);
+/* rmdir, unless a writer pins the dir (then -1 with errno EBUSY). */
+int ws_rmdir_unpinned(const char *path);
 int ws_mkdir_p(const char *path, int *created_leaf);
 int ws_pid_alive(long pid);
 /* Reads a small file whole (at most max bytes); malloc'd, NUL-terminated. */
@@ -133,7 +139,7 @@ typedef enum {
 typedef enum {
   WS_FAULT_REMOVE_DIR = 1, /* a sibling's eviction removed the key dir */
   WS_FAULT_ENOSPC,         /* the disk is full */
-  WS_FAULT_EXIT            /* the process dies here (_exit, no cleanup) */
+  WS_FAULT_EXIT            /* the process dies here (SIGKILL, no cleanup) */
 } ws_fault_action;
 
 typedef struct ws_store ws_store;

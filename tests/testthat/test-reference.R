@@ -201,20 +201,26 @@ test_that("save_overwrite_keeps_single_entry", {
 
 test_that("write_and_promote_recreates_dir_removed_before_write", {
   # gam#868: a sibling's sweep removes the key dir between our mkdir and our
-  # first temp. The fault hook does exactly that, once.
+  # first temp. The fault hook does exactly that.
   t <- temp_store()
   key <- key_for("race-recreate")
   warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 1)
   expect_no_error(ws_save(t$store, key, charToRaw("payload")))
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "payload")
-  # Removed on both attempts: the single retry gives up with an error, and
-  # leaves nothing behind.
-  key2 <- key_for("race-twice")
-  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 2)
-  expect_error(ws_save(t$store, key2, charToRaw("payload")),
+  # Beyond the reference: not only one removal is survived.
+  key2 <- key_for("race-thrice")
+  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 3)
+  expect_no_error(ws_save(t$store, key2, charToRaw("payload2")))
+  expect_identical(rawToChar(ws_lookup(t$store, key2)$payload), "payload2")
+  # A dir that something removes every time fails the save (bounded, no
+  # spinning), and leaves nothing behind.
+  key3 <- key_for("race-always")
+  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 1000)
+  expect_error(ws_save(t$store, key3, charToRaw("payload")),
                "No such file or directory")
+  warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 0)
   expect_length(temp_files(t$root), 0)
-  expect_null(ws_lookup(t$store, key2))
+  expect_null(ws_lookup(t$store, key3))
 })
 
 test_that("save_survives_concurrent_eviction_removing_key_dir", {
