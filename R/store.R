@@ -1,5 +1,6 @@
-ws_open <- function(root, size_budget = 1024^3, ttl = 30 * 86400,
+ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
                     durable = TRUE, memory_cache = TRUE) {
+  if (is.null(root)) root <- default_root()
   check_string(root, "root")
   check_nonneg(size_budget, "size_budget")
   check_nonneg(ttl, "ttl")
@@ -49,7 +50,10 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
   # A bare raw vector is stored byte for byte; anything else (including raw
   # with attributes) is serialized and comes back as the same R object.
   serialized <- !(is.raw(payload) && is.null(attributes(payload)))
-  bytes <- if (serialized) serialize(payload, NULL, version = 3L) else payload
+  # Native binary (xdr = FALSE): twice as fast both ways as XDR, and the
+  # header it writes lets unserialize() refuse a host of the other byte
+  # order rather than misread it.
+  bytes <- if (serialized) serialize(payload, NULL, version = 3L, xdr = FALSE) else payload
   invisible(.Call(C_ws_save, store, key, bytes, serialized,
                   if (is.null(objective)) NULL else as.double(objective),
                   if (is.null(iteration)) NULL else as.double(iteration),
@@ -115,4 +119,28 @@ format_seconds <- function(s) {
   if (s >= 86400) sprintf("%g days", round(s / 86400, 2)) else
     if (s >= 3600) sprintf("%g hours", round(s / 3600, 2)) else
       sprintf("%g seconds", s)
+}
+
+# Where ws_open() keeps a store when no root is given: the option, then the
+# environment variable, then the user's cache directory. R CMD check (and
+# so examples and tests) must not write into the user's home, so there the
+# last fallback is a directory under tempdir().
+default_root <- function() {
+  opt <- getOption("warmstart.dir")
+  if (!is.null(opt)) {
+    if (!is.character(opt) || length(opt) != 1L || is.na(opt) || !nzchar(opt)) {
+      stop("option `warmstart.dir` must be a single non-empty string",
+           call. = FALSE)
+    }
+    return(opt)
+  }
+  if (checking()) return(file.path(tempdir(), "warmstart"))
+  env <- Sys.getenv("WARMSTART_DIR")
+  if (nzchar(env)) return(env)
+  tools::R_user_dir("warmstart", "cache")
+}
+
+checking <- function() {
+  nzchar(Sys.getenv("_R_CHECK_PACKAGE_NAME_")) ||
+    identical(Sys.getenv("TESTTHAT"), "true")
 }

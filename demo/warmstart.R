@@ -1,54 +1,63 @@
-# A short tour of warmstart: a store on disk, checkpoints and finals of a
-# fit, best and latest lookups, and what the sweep keeps.
+# warmstart's main job: refitting GAMs faster. A bootstrap of an mgcv REML
+# fit, each resample fitted cold by gam() and warm by ws_gam() from the
+# same store, then the whole analysis rerun (every fit a hit). Prints one
+# row per fit and the totals.
 library(warmstart)
+if (!requireNamespace("mgcv", quietly = TRUE)) stop("the demo needs mgcv")
 
 root <- file.path(tempdir(), "warmstart-demo")
 unlink(root, recursive = TRUE)
-store <- ws_open(root, size_budget = 50 * 1024^2, ttl = 7 * 86400)
+store <- ws_open(root)
 print(store)
 
-# A toy "fit": gradient descent on a quadratic, checkpointed every 10
-# iterations under one run id (each checkpoint replaces the previous one),
-# then saved as a final entry.
-fit <- function(start, iters = 50) {
-  target <- c(3, -1, 2)
-  theta <- start
-  objective <- function(th) sum((th - target)^2)
-  key <- ws_key(model = "quadratic", target = format(target))
-  run <- NULL
-  for (i in seq_len(iters)) {
-    theta <- theta - 0.05 * 2 * (theta - target)
-    if (i %% 10 == 0) {
-      run <- ws_save(store, key, list(theta = theta), objective = objective(theta),
-                     iteration = i, kind = "checkpoint", run_id = run)
-    }
-  }
-  ws_save(store, key, list(theta = theta), objective = objective(theta),
-          iteration = iters, kind = "final")
-  key
+set.seed(1)
+d <- mgcv::gamSim(1, n = 5000, verbose = FALSE)
+form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
+resamples <- lapply(1:5, function(b) d[sample(nrow(d), replace = TRUE), ])
+
+timed <- function(expr) {
+  t <- proc.time()[["elapsed"]]
+  value <- expr
+  list(fit = value, seconds = proc.time()[["elapsed"]] - t)
+}
+row <- function(fit, what, seconds, mode = attr(fit, "warmstart")) {
+  # A hit does no fitting: report no iterations for it.
+  it <- if (identical(mode, "hit")) 0L else fit$outer.info$iter
+  data.frame(fit = what, mode = if (is.null(mode)) "plain gam()" else mode,
+             outer_iterations = if (is.null(it)) NA else it,
+             seconds = round(seconds, 3), reml = round(fit$gcv.ubre, 4))
 }
 
-cat("\n-- a cold fit from zero --\n")
-key <- fit(c(0, 0, 0))
-best <- ws_lookup(store, key)
-print(best)
+rows <- list()
+full <- timed(ws_gam(form, d, method = "REML", store = store))
+rows[[1]] <- row(full$fit, "full data", full$seconds)
+for (b in seq_along(resamples)) {
+  cold <- timed(mgcv::gam(form, data = resamples[[b]], method = "REML"))
+  warm <- timed(ws_gam(form, resamples[[b]], method = "REML", store = store))
+  rows[[length(rows) + 1]] <- row(cold$fit, paste("resample", b), cold$seconds,
+                                  mode = "cold (gam)")
+  rows[[length(rows) + 1]] <- row(warm$fit, paste("resample", b), warm$seconds)
+}
+for (b in seq_along(resamples)) {
+  again <- timed(ws_gam(form, resamples[[b]], method = "REML", store = store))
+  rows[[length(rows) + 1]] <- row(again$fit, paste("resample", b, "rerun"),
+                                  again$seconds)
+}
+table <- do.call(rbind, rows)
+cat("\n")
+print(table, row.names = FALSE)
 
-cat("\n-- the next fit starts where the best one ended --\n")
-start <- best$payload$theta
-cat("start:", format(start, digits = 6), "\n")
-invisible(fit(start, iters = 20))
-best <- ws_lookup(store, key)
-latest <- ws_lookup_latest(store, key)
-cat(sprintf("best:   %s  objective %.3g  (iteration %d)\n", best$kind,
-            best$objective, best$iteration))
-cat(sprintf("latest: %s  objective %.3g  (iteration %d)\n", latest$kind,
-            latest$objective, latest$iteration))
+totals <- aggregate(cbind(outer_iterations, seconds) ~ mode,
+                    data = table[table$fit != "full data", ], FUN = sum)
+cat("\nTotals over the", length(resamples), "resamples:\n")
+print(totals, row.names = FALSE)
+cold_s <- totals$seconds[totals$mode == "cold (gam)"]
+warm_s <- totals$seconds[totals$mode == "warm"]
+cat(sprintf("\nwarm/cold time: %.2f   warm/cold outer iterations: %.2f\n",
+            warm_s / cold_s,
+            totals$outer_iterations[totals$mode == "warm"] /
+              totals$outer_iterations[totals$mode == "cold (gam)"]))
 
-cat("\n-- raw bytes are kept byte for byte --\n")
-blob_key <- ws_key("blob")
-ws_save(store, blob_key, charToRaw("any bytes at all"))
-print(rawToChar(ws_lookup(store, blob_key)$payload))
-
-cat("\n-- the sweep --\n")
+cat("\nThe store now holds:\n")
 str(ws_evict(store))
 unlink(root, recursive = TRUE)
