@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test check-cran clean
+.PHONY: all deps install demo test check-cran check-depends-only clean
 
 all: test
 
@@ -24,8 +24,16 @@ demo: install
 test: deps
 	@sh tools/check.sh
 
+# As CRAN checks: --as-cran, with the tools it wants (pandoc, qpdf,
+# checkbashisms), and the tests CRAN would run.
 check-cran: deps
-	@sh tools/check.sh --as-cran
+	@sh tools/install-deps.sh --cran-tools
+	@NOT_CRAN=false sh tools/check.sh --as-cran
+
+# With only the strong dependencies installed: suggested packages must be
+# used conditionally.
+check-depends-only: deps
+	@sh tools/check-depends-only.sh
 
 clean:
-	rm -rf .check .install src/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .install src/*.o src/*.so src/Makevars

@@ -47,6 +47,14 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
                        substr(run_id, 1L, 80L)), sys.call())
     }
   }
+  invisible(save_entry(store, key, payload, objective, iteration, kind,
+                       run_id))
+}
+
+# The save itself, for arguments already checked.
+save_entry <- function(store, key, payload, objective = NULL,
+                       iteration = NULL, kind = "checkpoint", run_id = NULL,
+                       label = NULL) {
   # A bare raw vector is stored byte for byte; anything else (including raw
   # with attributes) is serialized and comes back as the same R object.
   serialized <- !(is.raw(payload) && is.null(attributes(payload)))
@@ -54,10 +62,10 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
   # header it writes lets unserialize() refuse a host of the other byte
   # order rather than misread it.
   bytes <- if (serialized) serialize(payload, NULL, version = 3L, xdr = FALSE) else payload
-  invisible(.Call(C_ws_save, store, key, bytes, serialized,
-                  if (is.null(objective)) NULL else as.double(objective),
-                  if (is.null(iteration)) NULL else as.double(iteration),
-                  if (kind == "final") 1L else 0L, run_id))
+  .Call(C_ws_save, store, key, bytes, serialized,
+        if (is.null(objective)) NULL else as.double(objective),
+        if (is.null(iteration)) NULL else as.double(iteration),
+        if (kind == "final") 1L else 0L, run_id, label)
 }
 
 # The lookups are the hot path: the store and key are checked in C.
@@ -75,18 +83,13 @@ ws_evict <- function(store) {
 }
 
 print.ws_store <- function(x, ...) {
-  info <- tryCatch(.Call(C_ws_store_info, x), error = function(e) NULL)
+  info <- tryCatch(ws_info(x), error = function(e) NULL)
   if (is.null(info)) {
     cat("<ws_store> (closed: restored from a saved session; reopen it with",
         "ws_open())\n")
     return(invisible(x))
   }
-  cat("<ws_store> ", info$root, "\n", sep = "")
-  cat("  size budget: ", format_bytes(info$size_budget), "\n", sep = "")
-  cat("  ttl:         ", if (info$ttl == 0) "never expires" else
-    format_seconds(info$ttl), "\n", sep = "")
-  cat("  durable:     ", info$durable, "\n", sep = "")
-  cat("  memory cache:", info$memory_cache, "\n")
+  cat(format_store(info), sep = "\n")
   invisible(x)
 }
 

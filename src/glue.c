@@ -98,7 +98,8 @@ SEXP C_ws_store_info(SEXP store) {
 /* ---- save ---- */
 
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
-               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id) {
+               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id,
+               SEXP label) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   const char *rid = NULL;
@@ -126,10 +127,16 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
     m.iteration = (uint64_t)it;
   }
   m.kind = Rf_asInteger(kind) == 1 ? WS_KIND_FINAL : WS_KIND_CHECKPOINT;
+  const char *lab = NULL;
+  if (label != R_NilValue) {
+    lab = Rf_translateCharUTF8(STRING_ELT(label, 0));
+    if (strlen(lab) > WS_LABEL_MAX)
+      Rf_error("`key` must be at most %d bytes", WS_LABEL_MAX);
+  }
   char out[WS_RUNID_MAX + 1];
   ws_error err;
-  if (ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m, out,
-                    &err) != 0)
+  if (ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m, lab,
+                    out, &err) != 0)
     Rf_error("%s", err.msg);
   return Rf_mkString(out);
 }
@@ -246,6 +253,101 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   SEXP out = make_entry(value, &f, k);
   UNPROTECT(1);
   return out;
+}
+
+/* ---- listing and removal ---- */
+
+static SEXP posixct(SEXP x) {
+  SEXP cls = PROTECT(Rf_allocVector(STRSXP, 2));
+  SET_STRING_ELT(cls, 0, Rf_mkChar("POSIXct"));
+  SET_STRING_ELT(cls, 1, Rf_mkChar("POSIXt"));
+  Rf_setAttrib(x, R_ClassSymbol, cls);
+  UNPROTECT(1);
+  return x;
+}
+
+/* A list of columns (key, run_id, kind, objective, iteration, written,
+ * bytes, disk_bytes and, with labels, label); the R side makes it a data
+ * frame. The core's array is copied into R vectors and freed before any
+ * R allocation could fail: allocation errors longjmp. */
+SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
+  ws_store *s = store_arg(store);
+  const char *k = key == R_NilValue ? NULL : key_arg(key);
+  int with_labels = Rf_asLogical(labels) == TRUE;
+  ws_listed *items = NULL;
+  size_t n = 0;
+  ws_error err;
+  if (ws_store_list(s, k, &items, &n, &err) != 0) Rf_error("%s", err.msg);
+  /* Park the array in an R raw vector so an allocation error below cannot
+   * leak it. */
+  SEXP holder = PROTECT(Rf_allocVector(RAWSXP, (R_xlen_t)(n * sizeof *items)));
+  if (n > 0) memcpy(RAW(holder), items, n * sizeof *items);
+  free(items);
+  const ws_listed *it = (const ws_listed *)RAW(holder);
+  const char *names[] = {"key",     "run_id", "kind",       "objective",
+                         "iteration", "written", "bytes", "disk_bytes",
+                         "label",   ""};
+  if (!with_labels) names[8] = "";
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  R_xlen_t m = (R_xlen_t)n;
+  SEXP col_key = Rf_allocVector(STRSXP, m);
+  SET_VECTOR_ELT(out, 0, col_key);
+  SEXP col_run = Rf_allocVector(STRSXP, m);
+  SET_VECTOR_ELT(out, 1, col_run);
+  SEXP col_kind = Rf_allocVector(STRSXP, m);
+  SET_VECTOR_ELT(out, 2, col_kind);
+  SEXP col_obj = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 3, col_obj);
+  SEXP col_it = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 4, col_it);
+  SEXP col_written = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 5, posixct(col_written));
+  SEXP col_bytes = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 6, col_bytes);
+  SEXP col_disk = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 7, col_disk);
+  SEXP col_label = R_NilValue;
+  if (with_labels) {
+    col_label = Rf_allocVector(STRSXP, m);
+    SET_VECTOR_ELT(out, 8, col_label);
+  }
+  static char label[WS_LABEL_MAX + 1];
+  for (R_xlen_t i = 0; i < m; i++) {
+    it = (const ws_listed *)RAW(holder) + i;
+    const ws_meta *meta = &it->meta;
+    SET_STRING_ELT(col_key, i, Rf_mkChar(it->key));
+    SET_STRING_ELT(col_run, i, Rf_mkChar(it->run_id));
+    SET_STRING_ELT(col_kind, i, Rf_mkChar(meta->kind == WS_KIND_FINAL
+                                               ? "final" : "checkpoint"));
+    REAL(col_obj)[i] = meta->has_objective ? meta->objective : NA_REAL;
+    REAL(col_it)[i] = meta->has_iteration ? (double)meta->iteration : NA_REAL;
+    REAL(col_written)[i] = (double)meta->written_secs +
+                           (double)meta->written_nanos / 1e9;
+    REAL(col_bytes)[i] = (double)meta->payload_bytes;
+    REAL(col_disk)[i] = (double)it->disk_bytes;
+    if (with_labels) {
+      SEXP lab = NA_STRING;
+      if (ws_store_label(s, it->key, it->run_id, label, sizeof label))
+        lab = Rf_mkCharCE(label, CE_UTF8);
+      SET_STRING_ELT(col_label, i, lab);
+    }
+  }
+  UNPROTECT(2);
+  return out;
+}
+
+SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
+  ws_store *s = store_arg(store);
+  const char *k = key_arg(key);
+  const char *keep = NULL;
+  if (keep_run_id != R_NilValue) {
+    keep = string_arg(keep_run_id, "run_id");
+    if (!ws_valid_run_id(keep)) Rf_error("`run_id` is not a run id");
+  }
+  uint64_t removed = 0;
+  ws_error err;
+  if (ws_store_remove(s, k, keep, &removed, &err) != 0) Rf_error("%s", err.msg);
+  return Rf_ScalarReal((double)removed);
 }
 
 /* ---- sweep, clock, faults, cache ---- */

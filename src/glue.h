@@ -9,7 +9,10 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache
 SEXP C_ws_close(SEXP store);
 SEXP C_ws_store_info(SEXP store);
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
-               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id);
+               SEXP objective, SEXP iteration, SEXP kind, SEXP run_id,
+               SEXP label);
+SEXP C_ws_list(SEXP store, SEXP key, SEXP labels);
+SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id);
 SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest);
 SEXP C_ws_evict(SEXP store);
 SEXP C_ws_advance_time(SEXP store, SEXP seconds);

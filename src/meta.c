@@ -33,7 +33,7 @@ static int add_double(cJSON *obj, const char *name, double v) {
   return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(buf)) ? 0 : -1;
 }
 
-char *ws_meta_to_json(const ws_meta *m) {
+char *ws_meta_to_json(const ws_meta *m, const char *label) {
   cJSON *o = cJSON_CreateObject();
   char *out = NULL;
   if (o == NULL) return NULL;
@@ -59,6 +59,10 @@ char *ws_meta_to_json(const ws_meta *m) {
                                  m->format == WS_FORMAT_RSERIALIZED
                                      ? "R-serialized" : "raw")
              ? 0 : -1;
+  /* Another extra field: what the entry is for, in the caller's words
+   * (ws_cachem() keeps its string keys here). */
+  if (label != NULL)
+    bad |= cJSON_AddStringToObject(o, "label", label) ? 0 : -1;
   if (!bad) out = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
   return out;
@@ -152,4 +156,17 @@ uint64_t ws_meta_written_ns(const ws_meta *m) {
   /* Saturate: a corrupt far-future stamp must not wrap to the distant past. */
   if (m->written_secs >= UINT64_MAX / UINT64_C(1000000000) - 1) return UINT64_MAX;
   return m->written_secs * UINT64_C(1000000000) + m->written_nanos;
+}
+
+int ws_meta_label(const char *text, size_t len, char *buf, size_t cap) {
+  cJSON *root = cJSON_ParseWithLength(text, len);
+  int found = 0;
+  const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, "label");
+  if (cJSON_IsString(item) && item->valuestring != NULL &&
+      strlen(item->valuestring) < cap) {
+    memcpy(buf, item->valuestring, strlen(item->valuestring) + 1);
+    found = 1;
+  }
+  cJSON_Delete(root);
+  return found;
 }

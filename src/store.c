@@ -144,7 +144,8 @@ static int entry_better(const ws_meta *c, const ws_meta *d) {
 
 int ws_store_save(ws_store *s, const char *key, const char *run_id,
                   const void *payload, size_t n, const ws_meta *fields,
-                  char run_id_out[WS_RUNID_MAX + 1], ws_error *err) {
+                  const char *label, char run_id_out[WS_RUNID_MAX + 1],
+                  ws_error *err) {
   char dir[PATH_MAX];
   if (!ws_valid_key(key)) {
     ws_error_set(err, EINVAL, "invalid key '%s'", key);
@@ -152,6 +153,10 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
   }
   if (run_id != NULL && !ws_valid_run_id(run_id)) {
     ws_error_set(err, EINVAL, "invalid run id '%s'", run_id);
+    return -1;
+  }
+  if (label != NULL && strlen(label) > WS_LABEL_MAX) {
+    ws_error_set(err, EINVAL, "label longer than %d bytes", WS_LABEL_MAX);
     return -1;
   }
   if (ws_key_dir(s, key, dir) != 0) {
@@ -180,7 +185,7 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
   for (unsigned attempt = 0;; attempt++) {
     int retryable = 0;
     if (ws_write_entry(s, dir, run_id_out, attempt, nonce, payload, n, &meta,
-                       run_id != NULL, &retryable, err) == 0)
+                       label, run_id != NULL, &retryable, err) == 0)
       break;
     if (!retryable || attempt >= 1) return -1;
   }
@@ -409,17 +414,27 @@ void ws_store_discard(ws_store *s, const char *key, const char *run_id) {
   ws_remove_entry(dir, run_id);
 }
 
-/* ---- the sweep ---- */
+/* ---- walking the store ---- */
 
-typedef struct sweep_item {
-  char key[WS_KEY_MAX + 1];
-  char run_id[WS_RUNID_MAX + 1];
-  uint64_t bytes, written_ns;
-} sweep_item;
+typedef struct entry_list {
+  ws_listed *items;
+  size_t n, cap;
+} entry_list;
 
-static int cmp_written(const void *a, const void *b) {
-  const sweep_item *x = a, *y = b;
-  return (x->written_ns > y->written_ns) - (x->written_ns < y->written_ns);
+static int entry_list_add(entry_list *l, const char *key, const ws_scanned *e) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 64;
+    ws_listed *p = realloc(l->items, nc * sizeof *p);
+    if (p == NULL) return -1;
+    l->items = p;
+    l->cap = nc;
+  }
+  ws_listed *it = &l->items[l->n++];
+  memcpy(it->key, key, strlen(key) + 1); /* valid keys are <= WS_KEY_MAX */
+  memcpy(it->run_id, e->run_id, sizeof it->run_id);
+  it->meta = e->meta;
+  it->disk_bytes = e->meta_st.size + e->bin_st.size;
+  return 0;
 }
 
 static int is_real_dir(const char *path) {
@@ -435,6 +450,127 @@ static void remove_key_dir_if_empty(ws_store *s, const char *key, const char *di
     ws_strmap_remove(s->rs->listings, key);
     ws_lcache_invalidate_dir(dir);
   }
+}
+
+/* Scan one key dir into the list (cleaning up in passing, as a lookup
+ * does); an emptied dir is removed when remove_empty is set. */
+static int collect_key(ws_store *s, const char *key, uint64_t now,
+                       int remove_empty, ws_sweep_stats *stats,
+                       entry_list *out) {
+  char dir[PATH_MAX];
+  if (ws_key_dir(s, key, dir) != 0 || !is_real_dir(dir)) return 0;
+  const ws_listing *l = ws_scan_key_dir(s, key, dir, now, stats);
+  if (l == NULL) return 0;
+  if (l->n == 0 && remove_empty) remove_key_dir_if_empty(s, key, dir);
+  for (size_t i = 0; i < l->n; i++)
+    if (entry_list_add(out, key, &l->items[i]) != 0) return -1;
+  return 0;
+}
+
+/* Every key dir under the root (only key-shaped names are ours: a root
+ * pointed at a busy directory must not have its other contents touched). */
+static int collect_all(ws_store *s, uint64_t now, int remove_empty,
+                       ws_sweep_stats *stats, entry_list *out, ws_error *err) {
+  DIR *d = opendir(s->rs->root);
+  if (d == NULL) {
+    ws_error_set(err, errno, "cannot read store root '%s': %s", s->rs->root,
+                 strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *e;
+  while (rc == 0 && (e = readdir(d)) != NULL)
+    if (ws_valid_key(e->d_name))
+      rc = collect_key(s, e->d_name, now, remove_empty, stats, out);
+  closedir(d);
+  if (rc != 0)
+    ws_error_set(err, ENOMEM, "out of memory listing '%s'", s->rs->root);
+  return rc;
+}
+
+int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
+                  ws_error *err) {
+  entry_list l = {NULL, 0, 0};
+  uint64_t now = ws_store_now_ns(s);
+  int rc;
+  *out = NULL;
+  *n = 0;
+  if (key != NULL) {
+    if (!ws_valid_key(key)) {
+      ws_error_set(err, EINVAL, "invalid key '%s'", key);
+      return -1;
+    }
+    rc = collect_key(s, key, now, 0, NULL, &l);
+    if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
+  } else {
+    rc = collect_all(s, now, 0, NULL, &l, err);
+  }
+  if (rc != 0) {
+    free(l.items);
+    return -1;
+  }
+  *out = l.items;
+  *n = l.n;
+  return 0;
+}
+
+int ws_store_label(ws_store *s, const char *key, const char *run_id,
+                   char *buf, size_t cap) {
+  char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  if (!ws_valid_key(key) || !ws_valid_run_id(run_id) ||
+      ws_key_dir(s, key, dir) != 0)
+    return 0;
+  snprintf(name, sizeof name, "%s.json", run_id);
+  if (ws_join(path, sizeof path, dir, name) != 0) return 0;
+  size_t len = 0;
+  char *text = ws_read_small_file(path, WS_META_MAX_BYTES, &len);
+  if (text == NULL) return 0;
+  int found = ws_meta_label(text, len, buf, cap);
+  free(text);
+  return found;
+}
+
+int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
+                    uint64_t *removed, ws_error *err) {
+  char dir[PATH_MAX];
+  ws_listed *items = NULL;
+  size_t n = 0;
+  *removed = 0;
+  if (ws_store_list(s, key, &items, &n, err) != 0) return -1;
+  if (ws_key_dir(s, key, dir) != 0) {
+    free(items);
+    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    return -1;
+  }
+  uint64_t keep_ns = UINT64_MAX;
+  if (keep_run_id != NULL) {
+    /* Only what was written before the kept entry goes: of two processes
+     * replacing one key at once, the later write survives both. */
+    keep_ns = 0;
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(items[i].run_id, keep_run_id) == 0)
+        keep_ns = ws_meta_written_ns(&items[i].meta);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (keep_run_id != NULL && strcmp(items[i].run_id, keep_run_id) == 0)
+      continue;
+    if (ws_meta_written_ns(&items[i].meta) >= keep_ns) continue;
+    ws_remove_entry(dir, items[i].run_id);
+    (*removed)++;
+  }
+  free(items);
+  ws_strmap_remove(s->rs->listings, key);
+  ws_lcache_invalidate_dir(dir);
+  if (keep_run_id == NULL) remove_key_dir_if_empty(s, key, dir);
+  return 0;
+}
+
+/* ---- the sweep ---- */
+
+static int cmp_written(const void *a, const void *b) {
+  uint64_t x = ws_meta_written_ns(&((const ws_listed *)a)->meta);
+  uint64_t y = ws_meta_written_ns(&((const ws_listed *)b)->meta);
+  return (x > y) - (x < y);
 }
 
 int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
@@ -454,75 +590,31 @@ int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
       ws_stamp_equal(&rs->last_sweep_root, &root_st))
     return 0;
 
-  DIR *d = opendir(rs->root);
-  if (d == NULL) {
-    ws_error_set(err, errno, "cannot read store root '%s': %s", rs->root,
-                 strerror(errno));
-    return -1;
-  }
-  uint64_t now = ws_store_now_ns(s);
-  sweep_item *items = NULL;
-  size_t n = 0, cap = 0;
-  int oom = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    char dir[PATH_MAX];
-    /* Only key-shaped dirs are ours: a root pointed at a busy directory
-     * must not have its other contents touched. */
-    if (!ws_valid_key(e->d_name) || ws_key_dir(s, e->d_name, dir) != 0 ||
-        !is_real_dir(dir))
-      continue;
-    const ws_listing *l = ws_scan_key_dir(s, e->d_name, dir, now, stats);
-    if (l == NULL) continue;
-    if (l->n == 0) {
-      remove_key_dir_if_empty(s, e->d_name, dir);
-      continue;
-    }
-    if (n + l->n > cap) {
-      size_t nc = cap ? cap * 2 : 256;
-      while (nc < n + l->n) nc *= 2;
-      sweep_item *p = realloc(items, nc * sizeof *items);
-      if (p == NULL) {
-        oom = 1;
-        break;
-      }
-      items = p;
-      cap = nc;
-    }
-    for (size_t i = 0; i < l->n; i++) {
-      sweep_item *it = &items[n++];
-      memcpy(it->key, e->d_name, strlen(e->d_name) + 1); /* valid: <= 128 */
-      memcpy(it->run_id, l->items[i].run_id, sizeof it->run_id);
-      it->bytes = l->items[i].meta_st.size + l->items[i].bin_st.size;
-      it->written_ns = ws_meta_written_ns(&l->items[i].meta);
-    }
-  }
-  closedir(d);
-  if (oom) {
-    free(items);
-    ws_error_set(err, ENOMEM, "out of memory sweeping '%s'", rs->root);
+  entry_list l = {NULL, 0, 0};
+  if (collect_all(s, ws_store_now_ns(s), 1, stats, &l, err) != 0) {
+    free(l.items);
     return -1;
   }
   uint64_t total = 0;
-  size_t kept = n;
-  for (size_t i = 0; i < n; i++) total += items[i].bytes;
+  size_t kept = l.n;
+  for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;
   if (total > s->opt.size_budget) {
     /* Oldest write first, by the meta's nanosecond stamp: file mtimes can
      * be too coarse to order a burst of writes. */
-    qsort(items, n, sizeof *items, cmp_written);
-    for (size_t i = 0; i < n && total > s->opt.size_budget; i++) {
+    qsort(l.items, l.n, sizeof *l.items, cmp_written);
+    for (size_t i = 0; i < l.n && total > s->opt.size_budget; i++) {
       char dir[PATH_MAX];
-      if (ws_key_dir(s, items[i].key, dir) != 0) continue;
-      ws_remove_entry(dir, items[i].run_id);
+      if (ws_key_dir(s, l.items[i].key, dir) != 0) continue;
+      ws_remove_entry(dir, l.items[i].run_id);
       stats->removed++;
-      total -= items[i].bytes;
-      remove_key_dir_if_empty(s, items[i].key, dir);
+      total -= l.items[i].disk_bytes;
+      remove_key_dir_if_empty(s, l.items[i].key, dir);
       kept--;
     }
   }
   stats->bytes = total;
   stats->entries = kept;
-  free(items);
+  free(l.items);
   rs->byte_total = total;
   /* Stamp the root after the walk: the dirs it removed moved the root's
    * stamp, and the next throttled sweep must compare with the new one. */

@@ -82,7 +82,7 @@ void ws_free_listing(void *listing);
  * vanished under us (a sibling's sweep removed it). */
 int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
-                   size_t n, ws_meta *meta, int overwrite, int *retryable,
-                   ws_error *err);
+                   size_t n, ws_meta *meta, const char *label, int overwrite,
+                   int *retryable, ws_error *err);
 
 #endif

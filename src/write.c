@@ -77,8 +77,8 @@ static int pin_key_dir(ws_store *s, const char *dir, int *created) {
 
 int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
-                   size_t n, ws_meta *meta, int overwrite, int *retryable,
-                   ws_error *err) {
+                   size_t n, ws_meta *meta, const char *label, int overwrite,
+                   int *retryable, ws_error *err) {
   char bin_tmp[PATH_MAX], meta_tmp[PATH_MAX], bin_final[PATH_MAX],
       meta_final[PATH_MAX], name[NAME_MAX + 1];
   const char *host = ws_hostname();
@@ -129,7 +129,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   meta->written_secs = now / UINT64_C(1000000000);
   meta->written_nanos = (uint32_t)(now % UINT64_C(1000000000));
   step = "writing the meta";
-  json = ws_meta_to_json(meta);
+  json = ws_meta_to_json(meta, label);
   if (json == NULL) {
     errno = ENOMEM;
     goto fail;

@@ -20,6 +20,8 @@
 /* "r" + up to 16 hex digits of pid + "-" + up to 32 hex digits of nanos. */
 #define WS_RUNID_MAX 51
 #define WS_CHECKSUM_HEX 64
+/* Longest entry label, in bytes. */
+#define WS_LABEL_MAX 1024
 
 typedef struct ws_error {
   int errnum; /* errno of the failing call, 0 when not an OS error */
@@ -64,8 +66,12 @@ void ws_hex(const unsigned char *bytes, size_t n, char *out);
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
 
 /* ---- meta.c: the schema v1 meta JSON ---- */
-/* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory. */
-char *ws_meta_to_json(const ws_meta *m);
+/* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory.
+ * label (may be NULL) is written as an extra "label" field. */
+char *ws_meta_to_json(const ws_meta *m, const char *label);
+/* 1 with the meta's "label" copied into buf when it has one shorter than
+ * cap, else 0. */
+int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
 /* 0 when `text` is a well-formed schema-v1-shaped meta, -1 otherwise. A
  * schema_version other than 1 still parses (the caller cleans it up). */
 int ws_meta_parse(const char *text, size_t len, ws_meta *out);
@@ -176,10 +182,11 @@ void ws_store_set_fault(ws_store *s, ws_fault_point point,
                         ws_fault_action action, int times);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
- * is replaced atomically. */
+ * is replaced atomically. label may be NULL. */
 int ws_store_save(ws_store *s, const char *key, const char *run_id,
                   const void *payload, size_t n, const ws_meta *fields,
-                  char run_id_out[WS_RUNID_MAX + 1], ws_error *err);
+                  const char *label, char run_id_out[WS_RUNID_MAX + 1],
+                  ws_error *err);
 /* 1 found, 0 none, -1 error. */
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
@@ -193,6 +200,25 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
 void ws_store_discard(ws_store *s, const char *key, const char *run_id);
 int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
                    ws_error *err);
+
+/* One valid entry, as listed. */
+typedef struct ws_listed {
+  char key[WS_KEY_MAX + 1];
+  char run_id[WS_RUNID_MAX + 1];
+  ws_meta meta;
+  uint64_t disk_bytes; /* meta + payload files */
+} ws_listed;
+/* Every valid entry (only key's when key is not NULL), after the cleanup a
+ * lookup does in passing. *out is malloc'd (free() it), NULL when empty. */
+int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
+                  ws_error *err);
+/* 1 with the entry's label in buf, 0 when it has none (or is gone). */
+int ws_store_label(ws_store *s, const char *key, const char *run_id,
+                   char *buf, size_t cap);
+/* Remove key's entries: all of them, or (keep_run_id not NULL) those
+ * written before that entry. Live writers' temps are left alone. */
+int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
+                    uint64_t *removed, ws_error *err);
 
 /* ---- lookup_cache.c: process-wide, bounded ---- */
 typedef struct ws_lcache_row {

@@ -22,6 +22,10 @@ if [ $status -ne 0 ] || [ -z "$tarball" ]; then
   exit 1
 fi
 
+# Run every test (testthat skips some "on CRAN" unless NOT_CRAN is true);
+# `make check-cran` passes NOT_CRAN=false to check as CRAN would.
+NOT_CRAN="${NOT_CRAN:-true}"
+export NOT_CRAN
 # Checks must write nothing outside tempdir(): give them a private one.
 TMPDIR="$out/tmp"
 mkdir -p "$TMPDIR"

@@ -30,6 +30,23 @@ apt_install() {
     --no-install-recommends "$@" >/dev/null
 }
 
+# ---- tools R CMD check --as-cran wants (make check-cran) ----
+if [ "${1:-}" = "--cran-tools" ]; then
+  tools=""
+  command -v pandoc >/dev/null 2>&1 || tools="$tools pandoc"
+  command -v qpdf >/dev/null 2>&1 || tools="$tools qpdf"
+  command -v checkbashisms >/dev/null 2>&1 || tools="$tools devscripts"
+  if [ -n "$tools" ]; then
+    if can_apt; then
+      # shellcheck disable=SC2086
+      apt_install $tools
+    else
+      echo "install-deps: R CMD check --as-cran wants:$tools" >&2
+    fi
+  fi
+  exit 0
+fi
+
 # ---- system libraries ----
 sys_missing=""
 if ! command -v pkg-config >/dev/null 2>&1; then

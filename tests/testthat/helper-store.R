@@ -61,3 +61,9 @@ skip_if_no_fork <- function() {
   skip_on_os("windows")
   skip_if_not_installed("parallel")
 }
+
+# Worker processes for mclapply: R CMD check --as-cran allows two.
+test_cores <- function(n) {
+  limit <- Sys.getenv("_R_CHECK_LIMIT_CORES_", "")
+  if (nzchar(limit) && !identical(tolower(limit), "false")) min(n, 2L) else n
+}

@@ -46,17 +46,26 @@ test_that("a lookup never serves a replaced entry whose mtimes look unchanged", 
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "aaaa")
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "aaaa")
 
-  # A valid entry with the same run id and payload size, made elsewhere.
+  # A valid entry with the same run id, payload size and meta size: the
+  # cached meta with the checksum of other bytes of the same length (taken
+  # from a store that saved them).
   other <- temp_store()
   dir <- key_dir(t, key)
   files <- file.path(dir, paste0(id, c(".bin", ".json")))
-  crafted <- file.path(key_dir(other, key), basename(files))
-  # The meta's size varies with the digits of written_nanos: write until
-  # the crafted meta is exactly as long as the cached one.
-  for (i in 1:50) {
-    ws_save(other$store, key, charToRaw("bbbb"), objective = 1, run_id = id)
-    if (identical(file.size(crafted), file.size(files))) break
-  }
+  ws_save(other$store, key, charToRaw("bbbb"), objective = 1)
+  other_meta <- entry_files(key_dir(other, key), "\\.json$")
+  read_text <- function(f) readChar(f, file.size(f), useBytes = TRUE)
+  checksum <- function(text) sub('.*"checksum_hex":"([0-9a-f]{64})".*', "\\1", text)
+  meta <- read_text(files[2])
+  crafted_meta <- sub(checksum(meta), checksum(read_text(other_meta)), meta,
+                      fixed = TRUE)
+  expect_false(identical(crafted_meta, meta))
+  staged_dir <- tempfile("staged-")
+  dir.create(staged_dir)
+  withr::defer(unlink(staged_dir, recursive = TRUE))
+  crafted <- file.path(staged_dir, basename(files))
+  writeBin(charToRaw("bbbb"), crafted[1])
+  writeChar(crafted_meta, crafted[2], eos = NULL, useBytes = TRUE)
   # `touch -r` copies timestamps to the nanosecond; Sys.setFileTime() does not.
   skip_if(Sys.which("touch") == "", "no touch(1)")
   marks <- tempfile(c("bin", "json", "dir"))
@@ -71,7 +80,7 @@ test_that("a lookup never serves a replaced entry whose mtimes look unchanged", 
   before <- file.info(files)
   for (i in 1:2) {
     staged <- paste0(files[i], ".staged")
-    file.copy(file.path(key_dir(other, key), basename(files[i])), staged)
+    file.copy(crafted[i], staged)
     file.rename(staged, files[i])
     copy_times(marks[i], files[i])
   }

@@ -251,7 +251,7 @@ test_that("save_survives_concurrent_eviction_removing_key_dir", {
       if (!is.null(r)) failures <- c(failures, r)
     }
     failures
-  }, mc.cores = 4)
+  }, mc.cores = test_cores(4))
   file.create(stop_file)
   sweeps <- parallel::mccollect(evictor)[[1]]
   unlink(stop_file)

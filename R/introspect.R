@@ -1,0 +1,89 @@
+# Looking into a store: its entries, totals, and removing a key.
+
+ws_list <- function(store) {
+  check_store(store)
+  cols <- .Call(C_ws_list, store, NULL, FALSE)
+  entries_frame(cols)
+}
+
+entries_frame <- function(cols) {
+  df <- data.frame(key = cols$key, run_id = cols$run_id, kind = cols$kind,
+                   objective = cols$objective, iteration = cols$iteration,
+                   written = cols$written, bytes = cols$bytes,
+                   stringsAsFactors = FALSE)
+  df <- df[order(df$written, df$key, df$run_id), , drop = FALSE]
+  rownames(df) <- NULL
+  df
+}
+
+ws_info <- function(store) {
+  check_store(store)
+  cols <- .Call(C_ws_list, store, NULL, FALSE)
+  opts <- .Call(C_ws_store_info, store)
+  structure(list(
+    root = opts$root,
+    entries = length(cols$key),
+    keys = length(unique(cols$key)),
+    bytes = sum(cols$disk_bytes),
+    size_budget = opts$size_budget,
+    ttl = opts$ttl,
+    durable = opts$durable,
+    memory_cache = opts$memory_cache
+  ), class = "ws_info")
+}
+
+print.ws_info <- function(x, ...) {
+  cat(format_store(x), sep = "\n")
+  invisible(x)
+}
+
+ws_remove <- function(store, key) {
+  check_store(store)
+  check_key(key)
+  invisible(.Call(C_ws_remove, store, key, NULL))
+}
+
+summary.ws_store <- function(object, ...) {
+  check_store(object, sys.call())
+  cols <- .Call(C_ws_list, object, NULL, FALSE)
+  info <- ws_info(object)
+  structure(list(
+    info = info,
+    kinds = table(factor(cols$kind, levels = c("checkpoint", "final"))),
+    oldest = if (length(cols$written)) min(cols$written) else NULL,
+    newest = if (length(cols$written)) max(cols$written) else NULL,
+    largest = if (length(cols$bytes)) max(cols$bytes) else NULL,
+    cache = ws_cache_usage()
+  ), class = "summary.ws_store")
+}
+
+print.summary.ws_store <- function(x, ...) {
+  cat(format_store(x$info), sep = "\n")
+  if (x$info$entries > 0) {
+    cat(sprintf("  kinds:        %d checkpoint, %d final\n",
+                x$kinds[["checkpoint"]], x$kinds[["final"]]))
+    cat(sprintf("  written:      %s to %s\n",
+                format(x$oldest, "%Y-%m-%d %H:%M:%S"),
+                format(x$newest, "%Y-%m-%d %H:%M:%S")))
+    cat(sprintf("  largest:      %s\n", format_bytes(x$largest)))
+  }
+  cat(sprintf("  memory cache: %d entries, %s (process-wide)\n",
+              as.integer(x$cache$entries), format_bytes(x$cache$bytes)))
+  invisible(x)
+}
+
+format_store <- function(info) {
+  used <- if (is.finite(info$size_budget) && info$size_budget > 0)
+    sprintf(" (%.1f%% of %s)", 100 * info$bytes / info$size_budget,
+            format_bytes(info$size_budget)) else
+    sprintf(" (budget %s)", format_bytes(info$size_budget))
+  c(sprintf("<ws_store> %s", info$root),
+    sprintf("  contents:     %d %s under %d %s, %s%s", info$entries,
+            if (info$entries == 1) "entry" else "entries", info$keys,
+            if (info$keys == 1) "key" else "keys", format_bytes(info$bytes),
+            used),
+    sprintf("  ttl:          %s", if (info$ttl == 0) "never expires" else
+      format_seconds(info$ttl)),
+    sprintf("  durable:      %s   memory cache: %s", info$durable,
+            info$memory_cache))
+}
