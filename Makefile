@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test check-cran check-depends-only clean
+.PHONY: all deps install demo test check-cran check-depends-only sanitize valgrind fuzz clean
 
 all: test
 
@@ -35,5 +35,16 @@ check-cran: deps
 check-depends-only: deps
 	@sh tools/check-depends-only.sh
 
+# The test suite against an ASan+UBSan build, and under valgrind.
+sanitize: deps
+	@sh tools/sanitize.sh
+
+valgrind: deps
+	@sh tools/valgrind.sh
+
+# libFuzzer targets for the meta parser and the key-dir scan (C core only).
+fuzz:
+	@sh tools/fuzz/run.sh
+
 clean:
-	rm -rf .check .check-depends-only .install src/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .install .sanitize .valgrind .fuzz src/*.o src/*.so src/Makevars

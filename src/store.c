@@ -461,7 +461,11 @@ static int collect_key(ws_store *s, const char *key, uint64_t now,
   if (ws_key_dir(s, key, dir) != 0 || !is_real_dir(dir)) return 0;
   const ws_listing *l = ws_scan_key_dir(s, key, dir, now, stats);
   if (l == NULL) return 0;
-  if (l->n == 0 && remove_empty) remove_key_dir_if_empty(s, key, dir);
+  if (l->n == 0) {
+    /* Removing the dir frees its listing: nothing of l after this. */
+    if (remove_empty) remove_key_dir_if_empty(s, key, dir);
+    return 0;
+  }
   for (size_t i = 0; i < l->n; i++)
     if (entry_list_add(out, key, &l->items[i]) != 0) return -1;
   return 0;

@@ -26,7 +26,9 @@ write_entry <- function(t, key, meta, payload = charToRaw("abc"),
   dir <- key_dir(t, key)
   dir.create(dir, showWarnings = FALSE)
   writeBin(payload, file.path(dir, paste0(run_id, ".bin")))
-  writeChar(meta, file.path(dir, paste0(run_id, ".json")), eos = NULL)
+  meta_path <- file.path(dir, paste0(run_id, ".json"))
+  # writeChar() warns on an empty string; an empty meta is an empty file.
+  if (nzchar(meta)) writeChar(meta, meta_path, eos = NULL) else file.create(meta_path)
   dir
 }
 

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Build the libFuzzer targets from the C core alone (no R) with ASan and
+# UBSan, and run each for FUZZ_SECONDS (default 600) from its seed corpus.
+# Needs clang with libFuzzer (Debian: clang-14 libclang-rt-14-dev).
+#   sh tools/fuzz/run.sh             # both targets
+#   FUZZ_SECONDS=60 sh tools/fuzz/run.sh meta
+set -eu
+here="$(cd "$(dirname "$0")" && pwd)"
+top="$(cd "$here/../.." && pwd)"
+work="$top/.fuzz"
+seconds="${FUZZ_SECONDS:-600}"
+CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
+targets="${*:-meta scan}"
+core="checksum.c clock.c fsio.c lookup_cache.c meta.c names.c scan.c store.c strmap.c write.c"
+mkdir -p "$work"
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+for t in $targets; do
+  srcs=""
+  for f in $core; do srcs="$srcs $top/src/$f"; done
+  # shellcheck disable=SC2086
+  "$CC" $flags -I"$top/src" $(pkg-config --cflags libcjson libcrypto) \
+    "$here/fuzz_$t.c" $srcs -o "$work/fuzz_$t" $(pkg-config --libs libcjson libcrypto)
+  mkdir -p "$work/corpus_$t" "$work/artifacts_$t"
+  cp "$here/corpus/$t/"* "$work/corpus_$t/"
+  echo "== fuzz_$t: $seconds s"
+  ASAN_OPTIONS=detect_leaks=1 "$work/fuzz_$t" -max_total_time="$seconds" \
+    -print_final_stats=1 -artifact_prefix="$work/artifacts_$t/" \
+    -max_len=4096 "$work/corpus_$t" 2>"$work/fuzz_$t.log" || {
+      tail -n 60 "$work/fuzz_$t.log"; exit 1; }
+  grep -E '^(#[0-9]+.*DONE|Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
+    "$work/fuzz_$t.log" || tail -n 5 "$work/fuzz_$t.log"
+  echo "corpus: $(ls "$work/corpus_$t" | wc -l) inputs; crashes: $(ls "$work/artifacts_$t" | wc -l)"
+done
