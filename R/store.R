@@ -77,9 +77,10 @@ ws_lookup_latest <- function(store, key) {
   .Call(C_ws_lookup, store, key, TRUE)
 }
 
-ws_evict <- function(store) {
+ws_evict <- function(store, verify = FALSE) {
   check_store(store)
-  invisible(.Call(C_ws_evict, store))
+  check_flag(verify, "verify")
+  invisible(.Call(C_ws_evict, store, verify))
 }
 
 print.ws_store <- function(x, ...) {

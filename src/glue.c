@@ -352,17 +352,21 @@ SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
 
 /* ---- sweep, clock, faults, cache ---- */
 
-SEXP C_ws_evict(SEXP store) {
+SEXP C_ws_evict(SEXP store, SEXP verify) {
   ws_store *s = store_arg(store);
   ws_sweep_stats st;
   ws_error err;
-  if (ws_store_evict(s, 1, &st, &err) != 0) Rf_error("%s", err.msg);
-  const char *names[] = {"entries", "bytes", "removed", "temps_removed", ""};
+  unsigned flags = WS_SWEEP_FORCE;
+  if (Rf_asLogical(verify) == TRUE) flags |= WS_SWEEP_VERIFY;
+  if (ws_store_evict(s, flags, &st, &err) != 0) Rf_error("%s", err.msg);
+  const char *names[] = {"entries", "bytes", "removed", "temps_removed",
+                         "corrupt", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.entries));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.bytes));
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.removed));
   SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.temps_removed));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)st.corrupt));
   UNPROTECT(1);
   return out;
 }

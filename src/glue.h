@@ -14,7 +14,7 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
 SEXP C_ws_list(SEXP store, SEXP key, SEXP labels);
 SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id);
 SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest);
-SEXP C_ws_evict(SEXP store);
+SEXP C_ws_evict(SEXP store, SEXP verify);
 SEXP C_ws_advance_time(SEXP store, SEXP seconds);
 SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times);
 SEXP C_ws_cache_usage(void);

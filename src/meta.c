@@ -33,6 +33,36 @@ static int add_double(cJSON *obj, const char *name, double v) {
   return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(buf)) ? 0 : -1;
 }
 
+/* Schema v1 has no checksum over the meta itself, so a damaged objective
+ * or kind would read as a valid, wrong entry (a bad entry made "best").
+ * We add one, "meta_sha256", over a fixed binary layout of every field
+ * (little-endian, so the same on every host); a meta without it (the Rust
+ * store's) is read as before. The label is not covered. */
+static void put_le(unsigned char **p, uint64_t v, int bytes) {
+  for (int i = 0; i < bytes; i++) *(*p)++ = (unsigned char)(v >> (8 * i));
+}
+
+static int meta_digest(const ws_meta *m, char hex[WS_CHECKSUM_HEX + 1]) {
+  unsigned char buf[128], *p = buf;
+  /* As written: a non-finite objective is written as null. */
+  int has_objective = m->has_objective && isfinite(m->objective);
+  uint64_t obj_bits = 0;
+  if (has_objective) memcpy(&obj_bits, &m->objective, sizeof obj_bits);
+  put_le(&p, m->schema_version, 4);
+  put_le(&p, m->written_secs, 8);
+  put_le(&p, m->written_nanos, 4);
+  put_le(&p, (uint64_t)has_objective, 1);
+  put_le(&p, obj_bits, 8);
+  put_le(&p, (uint64_t)m->has_iteration, 1);
+  put_le(&p, m->has_iteration ? m->iteration : 0, 8);
+  put_le(&p, (uint64_t)m->kind, 1);
+  memcpy(p, m->checksum_hex, WS_CHECKSUM_HEX);
+  p += WS_CHECKSUM_HEX;
+  put_le(&p, m->payload_bytes, 8);
+  put_le(&p, (uint64_t)m->format, 1);
+  return ws_sha256_hex(buf, (size_t)(p - buf), hex);
+}
+
 char *ws_meta_to_json(const ws_meta *m, const char *label) {
   cJSON *o = cJSON_CreateObject();
   char *out = NULL;
@@ -59,6 +89,11 @@ char *ws_meta_to_json(const ws_meta *m, const char *label) {
                                  m->format == WS_FORMAT_RSERIALIZED
                                      ? "R-serialized" : "raw")
              ? 0 : -1;
+  char digest[WS_CHECKSUM_HEX + 1];
+  if (meta_digest(m, digest) != 0)
+    bad = -1;
+  else
+    bad |= cJSON_AddStringToObject(o, "meta_sha256", digest) ? 0 : -1;
   /* Another extra field: what the entry is for, in the caller's words
    * (ws_cachem() keeps its string keys here). */
   if (label != NULL)
@@ -85,7 +120,7 @@ int ws_meta_parse(const char *text, size_t len, ws_meta *out) {
                                 "written_nanos",  "objective",
                                 "iteration",      "kind",
                                 "checksum_hex",   "payload_bytes",
-                                "payload_format"};
+                                "payload_format", "meta_sha256"};
   enum { NKNOWN = sizeof known / sizeof known[0] };
   const cJSON *field[NKNOWN] = {0};
   cJSON *root = cJSON_ParseWithLength(text, len);
@@ -145,6 +180,12 @@ int ws_meta_parse(const char *text, size_t len, ws_meta *out) {
       out->format = WS_FORMAT_RSERIALIZED;
     else if (strcmp(field[8]->valuestring, "raw") != 0)
       goto done; /* a format we cannot decode is not data to hand out */
+  }
+  if (field[9] != NULL) {
+    char digest[WS_CHECKSUM_HEX + 1];
+    if (!cJSON_IsString(field[9]) || meta_digest(out, digest) != 0 ||
+        strcmp(field[9]->valuestring, digest) != 0)
+      goto done; /* a meta that does not match its own checksum */
   }
   rc = 0;
 done:

@@ -577,10 +577,44 @@ static int cmp_written(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
+/* Checksum each listed payload; drop (and remove) those that do not match,
+ * unless a live writer is mid-overwrite of that very entry. */
+static void verify_entries(ws_store *s, entry_list *l, ws_sweep_stats *stats) {
+  size_t kept = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    ws_listed *it = &l->items[i];
+    char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
+    char hex[WS_CHECKSUM_HEX + 1];
+    int ok = 1;
+    snprintf(name, sizeof name, "%s.bin", it->run_id);
+    if (ws_key_dir(s, it->key, dir) == 0 &&
+        ws_join(path, sizeof path, dir, name) == 0 &&
+        ws_sha256_file_hex(path, hex) == 0)
+      ok = strcmp(hex, it->meta.checksum_hex) == 0;
+    /* An unreadable payload is not proof of damage: keep it. */
+    if (!ok) {
+      ws_stamp meta_st;
+      char meta_path[PATH_MAX];
+      snprintf(name, sizeof name, "%s.json", it->run_id);
+      if (ws_join(meta_path, sizeof meta_path, dir, name) == 0 &&
+          ws_stamp_path(meta_path, &meta_st) == 0 &&
+          !ws_entry_in_flight(dir, it->run_id, &meta_st)) {
+        ws_remove_entry(dir, it->run_id);
+        stats->removed++;
+        stats->corrupt++;
+        continue;
+      }
+    }
+    l->items[kept++] = *it;
+  }
+  l->n = kept;
+}
+
+int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err) {
   ws_root_state *rs = s->rs;
-  ws_sweep_stats local = {0, 0, 0, 0};
+  int force = (flags & WS_SWEEP_FORCE) != 0;
+  ws_sweep_stats local = {0, 0, 0, 0, 0};
   ws_stamp root_st;
   uint64_t real_now = ws_real_now_ns();
   if (stats == NULL) stats = &local;
@@ -599,6 +633,7 @@ int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
     free(l.items);
     return -1;
   }
+  if (flags & WS_SWEEP_VERIFY) verify_entries(s, &l, stats);
   uint64_t total = 0;
   size_t kept = l.n;
   for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;

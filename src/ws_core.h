@@ -64,6 +64,8 @@ int ws_sha256_reset(ws_sha256 *h);
 void ws_sha256_free(ws_sha256 *h);
 void ws_hex(const unsigned char *bytes, size_t n, char *out);
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
+/* The SHA-256 of a file's bytes, read in 1 MiB chunks; -1 with errno. */
+int ws_sha256_file_hex(const char *path, char out[WS_CHECKSUM_HEX + 1]);
 
 /* ---- meta.c: the schema v1 meta JSON ---- */
 /* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory.
@@ -151,8 +153,13 @@ typedef enum {
 typedef struct ws_store ws_store;
 
 typedef struct ws_sweep_stats {
-  uint64_t entries, bytes, removed, temps_removed;
+  uint64_t entries, bytes, removed, temps_removed, corrupt;
 } ws_sweep_stats;
+
+/* ws_store_evict flags. FORCE: sweep even when the throttle would skip it.
+ * VERIFY: also checksum every payload and remove those that do not match
+ * (a lookup checks only the entry it returns). */
+enum { WS_SWEEP_FORCE = 1, WS_SWEEP_VERIFY = 2 };
 
 /* Where a cold lookup reads the payload: the glue allocates the R vector and
  * the core reads straight into it. alloc returns NULL when it cannot. */
@@ -198,7 +205,7 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
                         void (*release)(void *));
 /* Remove one entry whose verified bytes the glue could not decode. */
 void ws_store_discard(ws_store *s, const char *key, const char *run_id);
-int ws_store_evict(ws_store *s, int force, ws_sweep_stats *stats,
+int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
 /* One valid entry, as listed. */

@@ -26,6 +26,9 @@ fi
 # `make check-cran` passes NOT_CRAN=false to check as CRAN would.
 NOT_CRAN="${NOT_CRAN:-true}"
 export NOT_CRAN
+# Figures the reliability tests measured (see the README's RELIABILITY).
+WARMSTART_FIGURES="$out/figures.txt"
+export WARMSTART_FIGURES
 # Checks must write nothing outside tempdir(): give them a private one.
 TMPDIR="$out/tmp"
 mkdir -p "$TMPDIR"
@@ -55,6 +58,7 @@ if grep -qE '^Status: .*(ERROR|WARNING)' check.log; then
   grep -E '^\* checking .*(ERROR|WARNING)$' check.log || true
   bad=1
 fi
+[ -s "$out/figures.txt" ] && { echo "figures measured by the tests:"; sed 's/^/  /' "$out/figures.txt"; }
 echo "(skipped: $skipped; details in $out)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ $bad -eq 0 ]

@@ -67,3 +67,15 @@ test_cores <- function(n) {
   limit <- Sys.getenv("_R_CHECK_LIMIT_CORES_", "")
   if (nzchar(limit) && !identical(tolower(limit), "false")) min(n, 2L) else n
 }
+
+# Figures a test measured (e.g. how many kills landed mid-write), appended
+# to the file named by WARMSTART_FIGURES when it is set: the README's
+# RELIABILITY section quotes them.
+record_figure <- function(name, value) {
+  path <- Sys.getenv("WARMSTART_FIGURES")
+  if (nzchar(path)) {
+    cat(sprintf("%s: %s\n", name, paste(format(value), collapse = " ")),
+        file = path, append = TRUE)
+  }
+  invisible(value)
+}

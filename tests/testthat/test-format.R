@@ -62,6 +62,7 @@ test_that("what this store writes has the Rust field names and types", {
   expect_match(meta, '"kind":"Final"')
   expect_match(meta, sprintf('"checksum_hex":"%s"', sha256_abc))
   expect_match(meta, '"payload_bytes":3[,}]')
+  expect_match(meta, '"meta_sha256":"[0-9a-f]{64}"')
   ws_save(t$store, key, raw(0))
   metas <- vapply(entry_files(key_dir(t, key), "\\.json$"), function(f)
     readChar(f, 10000, useBytes = TRUE), "")
@@ -77,6 +78,29 @@ test_that("objectives round-trip exactly", {
     ws_save(t$store, key, raw(1), objective = o)
     expect_identical(ws_lookup(t$store, key)$objective, o)
   }
+})
+
+test_that("a meta that no longer matches its own checksum is corrupt", {
+  t <- temp_store()
+  key <- key_for("meta-checksum")
+  ws_save(t$store, key, charToRaw("worse"), objective = 5)
+  ws_save(t$store, key, charToRaw("better"), objective = 1)
+  # Damage the worse entry's objective so that it would look best.
+  metas <- entry_files(key_dir(t, key), "\\.json$")
+  texts <- vapply(metas, function(f) readChar(f, 10000, useBytes = TRUE), "")
+  worse <- metas[grepl('"objective":5,', texts)]
+  writeChar(sub('"objective":5,', '"objective":0.5,', texts[[worse]]), worse,
+            eos = NULL, useBytes = TRUE)
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "better")
+  expect_false(file.exists(worse))
+  # A meta without the field (as the Rust store writes them) is trusted.
+  key2 <- key_for("meta-checksum-absent")
+  write_entry(t, key2, rust_meta(list(objective = "0.5")))
+  expect_identical(ws_lookup(t$store, key2)$objective, 0.5)
+  # And a field of the wrong shape is corrupt, as for the others.
+  key3 <- key_for("meta-checksum-type")
+  write_entry(t, key3, rust_meta(list(meta_sha256 = "12")))
+  expect_null(ws_lookup(t$store, key3))
 })
 
 test_that("unknown fields are ignored, as serde does", {

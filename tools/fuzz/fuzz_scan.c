@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(items);
   }
   ws_sweep_stats st;
-  (void)ws_store_evict(s, 1, &st, &err);
+  (void)ws_store_evict(s, WS_SWEEP_FORCE | (size > 1 && (data[1] & 1) ? WS_SWEEP_VERIFY : 0), &st, &err);
   free(buf);
   ws_store_close(s);
   clear_dir();
