@@ -11,6 +11,11 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
              sys.call())
   }
+  # The lookup cache is process-wide: its bounds come from options, read
+  # at every open so a change takes effect with the next handle.
+  .Call(C_ws_cache_limits,
+        getOption("warmstart.cache_max_entries", 128),
+        getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
         memory_cache)
 }

@@ -25,3 +25,7 @@ ws_cache_usage <- function() .Call(C_ws_cache_usage)
 ws_cache_clear <- function() invisible(.Call(C_ws_cache_clear))
 ws_same_object <- function(x, y) .Call(C_ws_same_object, x, y)
 ws_close <- function(store) invisible(.Call(C_ws_close, store))
+
+# What this process knows of a root's sweep schedule (saves, sweeps run,
+# the byte estimate...), for tests and benchmarks.
+ws_sweep_state <- function(store) .Call(C_ws_sweep_state, store)

@@ -161,6 +161,16 @@ int ws_mkdir_p(const char *path, int *created_leaf) {
     errno = ENAMETOOLONG;
     return -1;
   }
+  /* The common case, a save into a store that exists, costs one call. An
+   * existing non-directory is the callers' to see: both open the path as
+   * a directory next (ENOTDIR) or stat it. */
+  if (mkdir(path, 0777) == 0) {
+    if (created_leaf) *created_leaf = 1;
+    return 0;
+  }
+  if (errno == EEXIST) return 0;
+  if (errno != ENOENT) return -1;
+  /* A parent is missing: create the chain from the top. */
   memcpy(buf, path, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (buf[i] != '/' && buf[i] != '\0') continue;

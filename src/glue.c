@@ -390,6 +390,24 @@ SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times) {
   return R_NilValue;
 }
 
+SEXP C_ws_sweep_state(SEXP store) {
+  ws_store *s = store_arg(store);
+  ws_sweep_state st;
+  ws_store_sweep_state(s, &st);
+  const char *names[] = {"saves", "sweeps", "saves_since_sweep",
+                         "keys_at_last_sweep", "byte_estimate",
+                         "adopted_marker", ""};
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.saves));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.sweeps));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.saves_since_sweep));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.keys_at_last_sweep));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)st.byte_total));
+  SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(st.adopted_marker));
+  UNPROTECT(1);
+  return out;
+}
+
 SEXP C_ws_cache_usage(void) {
   size_t n, bytes;
   ws_lcache_usage(&n, &bytes);
@@ -399,6 +417,17 @@ SEXP C_ws_cache_usage(void) {
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)bytes));
   UNPROTECT(1);
   return out;
+}
+
+SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
+  double e = Rf_asReal(entries), b = Rf_asReal(bytes);
+  if (!R_FINITE(e) || e < 0 || e > 1e9)
+    Rf_error("option `warmstart.cache_max_entries` must be a number from 0 to 1e9");
+  if (ISNAN(b) || b < 0)
+    Rf_error("option `warmstart.cache_max_bytes` must be a number >= 0");
+  ws_lcache_set_limits((size_t)e, (!R_FINITE(b) || b >= (double)SIZE_MAX)
+                                      ? SIZE_MAX : (size_t)b);
+  return R_NilValue;
 }
 
 SEXP C_ws_cache_clear(void) {

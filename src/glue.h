@@ -18,7 +18,9 @@ SEXP C_ws_evict(SEXP store, SEXP verify);
 SEXP C_ws_advance_time(SEXP store, SEXP seconds);
 SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times);
 SEXP C_ws_cache_usage(void);
+SEXP C_ws_sweep_state(SEXP store);
 SEXP C_ws_cache_clear(void);
+SEXP C_ws_cache_limits(SEXP entries, SEXP bytes);
 SEXP C_ws_same_object(SEXP x, SEXP y);
 SEXP C_ws_key(SEXP args);
 

@@ -89,12 +89,14 @@ void ws_free_listing(void *p) {
   free(l);
 }
 
-/* The cached listing still describes the dir: same dir stamp, and every
- * file keeps its stamp (catches payloads rewritten in place). */
+/* The cached listing still describes the dir: same dir stamp, and (unless
+ * the caller trusts the dir stamp alone) every file keeps its stamp, which
+ * catches files rewritten in place rather than replaced by rename. */
 static int listing_current(const ws_listing *l, const char *dir,
-                           const ws_stamp *dir_st) {
+                           const ws_stamp *dir_st, int trust_dir_stamp) {
   char path[PATH_MAX], name[WS_RUNID_MAX + 8];
   if (!l->settled || !ws_stamp_equal(&l->dir_st, dir_st)) return 0;
+  if (trust_dir_stamp) return 1;
   for (size_t i = 0; i < l->n; i++) {
     ws_stamp st;
     snprintf(name, sizeof name, "%s.json", l->items[i].run_id);
@@ -235,7 +237,7 @@ static void drop_expired(ws_store *s, const char *dir, ws_listing *l,
 
 const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
                                   const char *dir, uint64_t now_ns,
-                                  ws_sweep_stats *stats) {
+                                  int trust_dir_stamp, ws_sweep_stats *stats) {
   ws_strmap *cache = s->rs->listings;
   ws_stamp dir_st;
   if (ws_stamp_path(dir, &dir_st) != 0) {
@@ -243,7 +245,7 @@ const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
     return NULL;
   }
   ws_listing *old = ws_strmap_get(cache, key);
-  if (old != NULL && listing_current(old, dir, &dir_st)) {
+  if (old != NULL && listing_current(old, dir, &dir_st, trust_dir_stamp)) {
     drop_expired(s, dir, old, now_ns, stats);
     return old;
   }

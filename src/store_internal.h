@@ -13,9 +13,18 @@
 #define WS_ABANDON_AFTER_SECS 3600
 /* Conservative size of one meta file, for the throttle's byte estimate. */
 #define WS_APPROX_META_BYTES 512
-/* A full sweep runs on a handle's first save, when the estimate passes the
- * budget, and every this many saves. */
-#define WS_EVICT_EVERY_N_SAVES 32
+/* The sweep schedule (see sweep_due() in store.c): at least this many saves
+ * between sweeps, and at least 1/WS_SWEEP_KEYS_DIVISOR of the key dirs the
+ * last sweep saw, so a sweep's O(keys) walk costs each save O(1). */
+#define WS_SWEEP_MIN_SAVES 32
+#define WS_SWEEP_KEYS_DIVISOR 8
+/* An eviction goes down to this fraction of the budget (per mille), not to
+ * the budget itself: a full store would otherwise sweep on every save. */
+#define WS_SWEEP_LOW_WATER_PERMILLE 900
+/* The marker a completed sweep leaves in the root, and how long it spares
+ * a new process its first-save sweep. */
+#define WS_SWEEP_MARKER ".warmstart-sweep"
+#define WS_SWEEP_MARKER_FRESH_SECS 600
 /* Largest meta file we read; ours are ~300 bytes. */
 #define WS_META_MAX_BYTES 65536
 
@@ -45,6 +54,10 @@ typedef struct ws_root_state {
   ws_strmap *listings; /* key -> ws_listing* */
   uint64_t byte_total;
   uint64_t save_counter;
+  uint64_t saves_since_sweep;
+  uint64_t keys_at_last_sweep;
+  uint64_t sweeps;      /* walks run (for tests and benchmarks) */
+  int adopted_marker;   /* the first save took a fresh marker's totals */
   int have_last_sweep;
   int last_sweep_settled;
   ws_stamp last_sweep_root;
@@ -66,16 +79,40 @@ int ws_expired(const ws_store *s, uint64_t written_ns, uint64_t now_ns);
 int ws_abandoned(long pid, const char *host, int64_t mtime_s,
                  uint64_t real_now_ns);
 /* The entries of a key dir after cleanup, owned by the root's listing cache
- * (valid until the next scan of that key); NULL when the dir is gone. */
+ * (valid until the next scan of that key); NULL when the dir is gone.
+ * trust_dir_stamp: reuse a cached listing on the dir's stamp alone, without
+ * a stat of each file. Walks over the whole store do (what they need,
+ * sizes and write stamps, changes only when an entry is added, removed or
+ * replaced, which moves the dir's stamp); lookups, which return bytes,
+ * do not. */
 const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
                                   const char *dir, uint64_t now_ns,
-                                  ws_sweep_stats *stats);
+                                  int trust_dir_stamp, ws_sweep_stats *stats);
 void ws_remove_entry(const char *dir, const char *run_id);
 /* True when a suspect entry may be mid-overwrite by a live writer, so it
  * must be skipped rather than deleted. */
 int ws_entry_in_flight(const char *dir, const char *run_id,
                        const ws_stamp *seen_meta);
 void ws_free_listing(void *listing);
+
+/* walk.c */
+typedef struct entry_list {
+  ws_listed *items;
+  size_t n, cap;
+} entry_list;
+/* Every valid entry under the root into out, cleaning up in passing (and
+ * removing emptied key dirs when remove_empty is set). trust_dir_stamp as
+ * for ws_scan_key_dir: the scheduled sweep trusts it, listings for users
+ * and the verifying sweep check every file. */
+int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
+                   int trust_dir_stamp, ws_sweep_stats *stats,
+                   entry_list *out, ws_error *err);
+/* rmdir a key dir unless a writer pins it; drops its cached listing. */
+void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir);
+
+/* sweep.c */
+/* After a save: run the sweep when its schedule says so. */
+void ws_sweep_after_save(ws_store *s, size_t payload_bytes);
 
 /* write.c */
 /* 0 on success; otherwise -1 with err set and *retryable when the key dir

@@ -103,7 +103,8 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   if ((dir_fd = pin_key_dir(s, dir, &created)) < 0) goto fail;
   step = "writing the payload";
   if ((bin_fd = open_new(bin_tmp)) < 0) goto fail;
-  size_t half = n / 2;
+  /* In two parts only when a test has armed the fault between them. */
+  size_t half = s->fault_point == WS_FAULT_MID_BIN_WRITE ? n / 2 : n;
   if (ws_write_all(bin_fd, payload, half) != 0) goto fail;
   if (fault(s, WS_FAULT_MID_BIN_WRITE, dir) != 0) goto fail;
   if (ws_write_all(bin_fd, (const char *)payload + half, n - half) != 0)

@@ -227,6 +227,13 @@ int ws_store_label(ws_store *s, const char *key, const char *run_id,
 int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
                     uint64_t *removed, ws_error *err);
 
+/* What this process knows of a root's sweep schedule. */
+typedef struct ws_sweep_state {
+  uint64_t saves, sweeps, saves_since_sweep, keys_at_last_sweep, byte_total;
+  int adopted_marker;
+} ws_sweep_state;
+void ws_store_sweep_state(const ws_store *s, ws_sweep_state *out);
+
 /* ---- lookup_cache.c: process-wide, bounded ---- */
 typedef struct ws_lcache_row {
   char *dir_path; /* absolute key dir: identifies root and key */

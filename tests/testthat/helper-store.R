@@ -26,9 +26,12 @@ snapshot <- function(root) {
   paste(f, info$size, format(info$mtime, "%OS6"))
 }
 
+# Bytes in key dirs (what the budget counts; the root also holds the
+# sweep's small marker file).
 bytes_on_disk <- function(root) {
-  f <- list.files(root, recursive = TRUE, full.names = TRUE, all.files = TRUE)
-  sum(file.size(f))
+  f <- list.files(root, recursive = TRUE, all.files = TRUE)
+  f <- f[grepl("^[0-9a-f]{32,128}/", f)]
+  sum(file.size(file.path(root, f)))
 }
 
 temp_files <- function(root) {

@@ -96,6 +96,7 @@ test_that("writers killed with SIGKILL at random moments leave nothing wrong", {
   temps_seen <- 0
   halves_seen <- 0
   for (round in 1:30) {
+    started <- tempfile("started-")
     job <- parallel::mcparallel({
       st <- ws_open(t$root, size_budget = 100 * 1024^2, ttl = 3600)
       i <- 0L
@@ -104,9 +105,15 @@ test_that("writers killed with SIGKILL at random moments leave nothing wrong", {
         k <- (i %% 3L) + 1L
         ws_save(st, keys[k], make_payload(k, round * 10000L + i, 300000),
                 objective = runif(1))
+        if (i == 1L) file.create(started)
       }
     }, silent = TRUE)
-    Sys.sleep(runif(1, 0.01, 0.15))
+    # Kill at a random moment of the save loop, however slow the machine
+    # (or valgrind) makes the child's start.
+    deadline <- Sys.time() + 60
+    while (!file.exists(started) && Sys.time() < deadline) Sys.sleep(0.005)
+    unlink(started)
+    Sys.sleep(runif(1, 0, 0.05))
     tools::pskill(job$pid, tools::SIGKILL)
     suppressWarnings(parallel::mccollect(job))
     wait_gone(job$pid)
@@ -170,11 +177,14 @@ mutations <- list(
 
 set_field <- function(f, fields, values) {
   if (!grepl("\\.json$", f) || file.size(f) == 0) return(invisible())
-  txt <- readChar(f, file.size(f), useBytes = TRUE)
+  b <- readBin(f, "raw", file.size(f))
+  # A meta an earlier mutation filled with garbage is left as it is.
+  if (any(b == 0) || !validUTF8(rawToChar(b))) return(invisible())
   field <- sample(fields, 1)
   txt <- sub(sprintf('"%s":("[^"]*"|[^,}]*)', field),
-             sprintf('"%s":%s', field, sample(values, 1)), txt)
-  writeChar(txt, f, eos = NULL, useBytes = TRUE)
+             sprintf('"%s":%s', field, sample(values, 1)), rawToChar(b),
+             useBytes = TRUE)
+  writeBin(charToRaw(txt), f)
 }
 
 test_that("hundreds of random corruptions never yield a wrong payload", {

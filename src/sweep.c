@@ -1,0 +1,219 @@
+/* The sweep: TTL and budget eviction over the whole store, its schedule,
+ * and the marker it leaves for other processes. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+static int cmp_written(const void *a, const void *b) {
+  uint64_t x = ws_meta_written_ns(&((const ws_listed *)a)->meta);
+  uint64_t y = ws_meta_written_ns(&((const ws_listed *)b)->meta);
+  return (x > y) - (x < y);
+}
+
+/* Checksum each listed payload; drop (and remove) those that do not match,
+ * unless a live writer is mid-overwrite of that very entry. */
+static void verify_entries(ws_store *s, entry_list *l, ws_sweep_stats *stats) {
+  size_t kept = 0;
+  for (size_t i = 0; i < l->n; i++) {
+    ws_listed *it = &l->items[i];
+    char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
+    char hex[WS_CHECKSUM_HEX + 1];
+    int ok = 1;
+    snprintf(name, sizeof name, "%s.bin", it->run_id);
+    if (ws_key_dir(s, it->key, dir) == 0 &&
+        ws_join(path, sizeof path, dir, name) == 0 &&
+        ws_sha256_file_hex(path, hex) == 0)
+      ok = strcmp(hex, it->meta.checksum_hex) == 0;
+    /* An unreadable payload is not proof of damage: keep it. */
+    if (!ok) {
+      ws_stamp meta_st;
+      char meta_path[PATH_MAX];
+      snprintf(name, sizeof name, "%s.json", it->run_id);
+      if (ws_join(meta_path, sizeof meta_path, dir, name) == 0 &&
+          ws_stamp_path(meta_path, &meta_st) == 0 &&
+          !ws_entry_in_flight(dir, it->run_id, &meta_st)) {
+        ws_remove_entry(dir, it->run_id);
+        stats->removed++;
+        stats->corrupt++;
+        continue;
+      }
+    }
+    l->items[kept++] = *it;
+  }
+  l->n = kept;
+}
+
+/* Distinct keys in a walk's list, which holds each key's entries together
+ * (count before sorting it). */
+static uint64_t count_keys(const entry_list *l) {
+  uint64_t n = 0;
+  for (size_t i = 0; i < l->n; i++)
+    n += i == 0 || strcmp(l->items[i].key, l->items[i - 1].key) != 0;
+  return n;
+}
+
+/* ---- the marker ----
+ * A completed sweep writes "<root>/.warmstart-sweep": when it ran and what
+ * it found. A process's first save would otherwise walk the whole store
+ * (the reference sweeps on every process's first save, so that a new
+ * process inheriting an over-budget store trims it); with a fresh marker,
+ * a short-lived worker adopts its totals instead and saves at the same
+ * cost in a store of 100 keys or 10,000. The marker is advisory: written
+ * without fsync, read only for its numbers, and a full sweep still runs at
+ * least every WS_SWEEP_MARKER_FRESH_SECS while anyone saves. Neither the
+ * walk nor the Rust store looks at non-key names in the root. */
+
+static void write_marker(ws_store *s, uint64_t bytes, uint64_t keys) {
+  char path[PATH_MAX], tmp[PATH_MAX], text[128], name[64];
+  int n = snprintf(text, sizeof text, "warmstart-sweep 1 %llu %llu %llu\n",
+                   (unsigned long long)ws_store_now_ns(s),
+                   (unsigned long long)bytes, (unsigned long long)keys);
+  snprintf(name, sizeof name, WS_SWEEP_MARKER ".tmp.%ld", (long)getpid());
+  if (ws_join(path, sizeof path, s->rs->root, WS_SWEEP_MARKER) != 0 ||
+      ws_join(tmp, sizeof tmp, s->rs->root, name) != 0)
+    return;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return; /* a read-only store: no marker, sweeps as before */
+  int ok = ws_write_all(fd, text, (size_t)n) == 0;
+  ok = close(fd) == 0 && ok;
+  if (!ok || rename(tmp, path) != 0) (void)unlink(tmp);
+}
+
+/* 1 with the marker's totals when it is fresh by this store's clock. */
+static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *keys) {
+  char path[PATH_MAX];
+  size_t len = 0;
+  if (ws_join(path, sizeof path, s->rs->root, WS_SWEEP_MARKER) != 0) return 0;
+  char *text = ws_read_small_file(path, 127, &len);
+  if (text == NULL) return 0;
+  unsigned long long at, b, k;
+  int version;
+  int ok = sscanf(text, "warmstart-sweep %d %llu %llu %llu", &version, &at,
+                  &b, &k) == 4 && version == 1;
+  free(text);
+  if (!ok) return 0;
+  uint64_t now = ws_store_now_ns(s);
+  uint64_t fresh = (uint64_t)WS_SWEEP_MARKER_FRESH_SECS * UINT64_C(1000000000);
+  if (at > now || now - at > fresh) return 0;
+  *bytes = b;
+  *keys = k;
+  return 1;
+}
+
+/* Whether this save should run the sweep:
+ * - the root's first save in this process, unless a fresh marker stands
+ *   in for it;
+ * - the byte estimate passed the budget;
+ * - max(WS_SWEEP_MIN_SAVES, keys / WS_SWEEP_KEYS_DIVISOR) saves since the
+ *   last sweep. The reference sweeps every 32nd save and walks every key
+ *   dir each time, so its save cost grows with the store; here a walk of
+ *   K dirs comes once per K/8 saves. Other processes' writes, which the
+ *   estimate does not see, are resynced as often relative to the store's
+ *   size; TTL is enforced by every lookup meanwhile. */
+static int sweep_due(ws_store *s, int first) {
+  ws_root_state *rs = s->rs;
+  if (first) {
+    uint64_t bytes, keys;
+    if (!read_marker(s, &bytes, &keys)) return 1;
+    rs->byte_total += bytes;
+    rs->keys_at_last_sweep = keys;
+    rs->adopted_marker = 1;
+  }
+  if (rs->byte_total > s->opt.size_budget) return 1;
+  uint64_t every = rs->keys_at_last_sweep / WS_SWEEP_KEYS_DIVISOR;
+  if (every < WS_SWEEP_MIN_SAVES) every = WS_SWEEP_MIN_SAVES;
+  return rs->saves_since_sweep >= every;
+}
+
+void ws_sweep_after_save(ws_store *s, size_t payload_bytes) {
+  ws_root_state *rs = s->rs;
+  int first = rs->save_counter++ == 0;
+  rs->byte_total += (uint64_t)payload_bytes + WS_APPROX_META_BYTES;
+  rs->saves_since_sweep++;
+  /* Failures of the sweep do not fail the save that ran it. */
+  if (sweep_due(s, first)) (void)ws_store_evict(s, 0, NULL, NULL);
+}
+
+int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
+                   ws_error *err) {
+  ws_root_state *rs = s->rs;
+  int force = (flags & WS_SWEEP_FORCE) != 0;
+  ws_sweep_stats local = {0, 0, 0, 0, 0};
+  ws_stamp root_st;
+  uint64_t real_now = ws_real_now_ns();
+  if (stats == NULL) stats = &local;
+  memset(stats, 0, sizeof *stats);
+  /* Short-circuit a throttled sweep while comfortably under budget and no key
+   * dir was added or removed (the root's stamp is unchanged): the size walk
+   * would be a no-op, and TTL is enforced lazily at lookup anyway. */
+  int have_root = ws_stamp_path(rs->root, &root_st) == 0;
+  if (!force && have_root && rs->byte_total <= s->opt.size_budget &&
+      rs->have_last_sweep && rs->last_sweep_settled &&
+      ws_stamp_equal(&rs->last_sweep_root, &root_st)) {
+    rs->saves_since_sweep = 0;
+    return 0;
+  }
+
+  rs->sweeps++;
+  entry_list l = {NULL, 0, 0};
+  /* A sweep the schedule ran trusts unchanged key dirs (a stat each, not
+   * one per file: the walk stays cheap); one asked for checks every file. */
+  if (ws_collect_all(s, ws_store_now_ns(s), 1, !force, stats, &l, err) != 0) {
+    free(l.items);
+    return -1;
+  }
+  if (flags & WS_SWEEP_VERIFY) verify_entries(s, &l, stats);
+  uint64_t keys = count_keys(&l);
+  uint64_t total = 0;
+  size_t kept = l.n;
+  for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;
+  if (total > s->opt.size_budget) {
+    /* Oldest write first, by the meta's nanosecond stamp: file mtimes can
+     * be too coarse to order a burst of writes. Down to the low-water mark,
+     * so that the next saves do not each find the store over budget and
+     * walk it again. */
+    uint64_t low = s->opt.size_budget / 1000 * WS_SWEEP_LOW_WATER_PERMILLE;
+    qsort(l.items, l.n, sizeof *l.items, cmp_written);
+    for (size_t i = 0; i < l.n && total > low; i++) {
+      char dir[PATH_MAX];
+      if (ws_key_dir(s, l.items[i].key, dir) != 0) continue;
+      ws_remove_entry(dir, l.items[i].run_id);
+      stats->removed++;
+      total -= l.items[i].disk_bytes;
+      ws_remove_key_dir_if_empty(s, l.items[i].key, dir);
+      kept--;
+    }
+  }
+  stats->bytes = total;
+  stats->entries = kept;
+  free(l.items);
+  rs->byte_total = total;
+  rs->keys_at_last_sweep = keys;
+  rs->saves_since_sweep = 0;
+  write_marker(s, total, keys);
+  /* Stamp the root after the walk: the dirs it removed moved the root's
+   * stamp, and the next throttled sweep must compare with the new one. */
+  if (total <= s->opt.size_budget && ws_stamp_path(rs->root, &root_st) == 0) {
+    rs->have_last_sweep = 1;
+    rs->last_sweep_root = root_st;
+    rs->last_sweep_settled = ws_stamp_settled(&root_st, real_now);
+  }
+  return 0;
+}
+
+void ws_store_sweep_state(const ws_store *s, ws_sweep_state *out) {
+  const ws_root_state *rs = s->rs;
+  out->saves = rs->save_counter;
+  out->sweeps = rs->sweeps;
+  out->saves_since_sweep = rs->saves_since_sweep;
+  out->keys_at_last_sweep = rs->keys_at_last_sweep;
+  out->byte_total = rs->byte_total;
+  out->adopted_marker = rs->adopted_marker;
+}

@@ -1,0 +1,177 @@
+/* Walking the whole store: listing its entries, reading an entry's label,
+ * removing a key's entries. The sweep (sweep.c) walks with the same
+ * collector. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store_internal.h"
+
+static int entry_list_add(entry_list *l, const char *key, const ws_scanned *e) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 64;
+    ws_listed *p = realloc(l->items, nc * sizeof *p);
+    if (p == NULL) return -1;
+    l->items = p;
+    l->cap = nc;
+  }
+  ws_listed *it = &l->items[l->n++];
+  memcpy(it->key, key, strlen(key) + 1); /* valid keys are <= WS_KEY_MAX */
+  memcpy(it->run_id, e->run_id, sizeof it->run_id);
+  it->meta = e->meta;
+  it->disk_bytes = e->meta_st.size + e->bin_st.size;
+  return 0;
+}
+
+static int is_real_dir(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
+  /* rmdir fails on a non-empty dir, so this cannot make a writer lose
+   * files; and a writer pins the dir from its mkdir to its first temp, so
+   * it does not lose the dir itself either (gam#868). */
+  if (ws_rmdir_unpinned(dir) == 0) {
+    ws_strmap_remove(s->rs->listings, key);
+    ws_lcache_invalidate_dir(dir);
+  }
+}
+
+/* Scan one key dir into the list (cleaning up in passing, as a lookup
+ * does); an emptied dir is removed when remove_empty is set. */
+static int collect_key(ws_store *s, const char *key, uint64_t now,
+                       int remove_empty, int trust_dir_stamp,
+                       ws_sweep_stats *stats, entry_list *out) {
+  char dir[PATH_MAX];
+  if (ws_key_dir(s, key, dir) != 0 || !is_real_dir(dir)) return 0;
+  const ws_listing *l = ws_scan_key_dir(s, key, dir, now, trust_dir_stamp, stats);
+  if (l == NULL) return 0;
+  if (l->n == 0) {
+    /* Removing the dir frees its listing: nothing of l after this. */
+    if (remove_empty) ws_remove_key_dir_if_empty(s, key, dir);
+    return 0;
+  }
+  for (size_t i = 0; i < l->n; i++)
+    if (entry_list_add(out, key, &l->items[i]) != 0) return -1;
+  return 0;
+}
+
+/* Every key dir under the root (only key-shaped names are ours: a root
+ * pointed at a busy directory must not have its other contents touched). */
+int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
+                   int trust_dir_stamp, ws_sweep_stats *stats,
+                   entry_list *out, ws_error *err) {
+  DIR *d = opendir(s->rs->root);
+  if (d == NULL) {
+    ws_error_set(err, errno, "cannot read store root '%s': %s", s->rs->root,
+                 strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  struct dirent *e;
+  static const char marker_tmp[] = WS_SWEEP_MARKER ".tmp.";
+  while (rc == 0 && (e = readdir(d)) != NULL) {
+    if (ws_valid_key(e->d_name)) {
+      rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp,
+                       stats, out);
+    } else if (remove_empty &&
+               strncmp(e->d_name, marker_tmp, sizeof marker_tmp - 1) == 0) {
+      /* A sweep marker some process died writing (sweep.c). */
+      char *end = NULL;
+      long pid = strtol(e->d_name + sizeof marker_tmp - 1, &end, 10);
+      char path[PATH_MAX];
+      if (end != NULL && *end == '\0' && pid != (long)getpid() &&
+          !ws_pid_alive(pid) &&
+          ws_join(path, sizeof path, s->rs->root, e->d_name) == 0 &&
+          unlink(path) == 0 && stats != NULL)
+        stats->temps_removed++;
+    }
+  }
+  closedir(d);
+  if (rc != 0)
+    ws_error_set(err, ENOMEM, "out of memory listing '%s'", s->rs->root);
+  return rc;
+}
+
+int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
+                  ws_error *err) {
+  entry_list l = {NULL, 0, 0};
+  uint64_t now = ws_store_now_ns(s);
+  int rc;
+  *out = NULL;
+  *n = 0;
+  if (key != NULL) {
+    if (!ws_valid_key(key)) {
+      ws_error_set(err, EINVAL, "invalid key '%s'", key);
+      return -1;
+    }
+    rc = collect_key(s, key, now, 0, 0, NULL, &l);
+    if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
+  } else {
+    rc = ws_collect_all(s, now, 0, 0, NULL, &l, err);
+  }
+  if (rc != 0) {
+    free(l.items);
+    return -1;
+  }
+  *out = l.items;
+  *n = l.n;
+  return 0;
+}
+
+int ws_store_label(ws_store *s, const char *key, const char *run_id,
+                   char *buf, size_t cap) {
+  char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  if (!ws_valid_key(key) || !ws_valid_run_id(run_id) ||
+      ws_key_dir(s, key, dir) != 0)
+    return 0;
+  snprintf(name, sizeof name, "%s.json", run_id);
+  if (ws_join(path, sizeof path, dir, name) != 0) return 0;
+  size_t len = 0;
+  char *text = ws_read_small_file(path, WS_META_MAX_BYTES, &len);
+  if (text == NULL) return 0;
+  int found = ws_meta_label(text, len, buf, cap);
+  free(text);
+  return found;
+}
+
+int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
+                    uint64_t *removed, ws_error *err) {
+  char dir[PATH_MAX];
+  ws_listed *items = NULL;
+  size_t n = 0;
+  *removed = 0;
+  if (ws_store_list(s, key, &items, &n, err) != 0) return -1;
+  if (ws_key_dir(s, key, dir) != 0) {
+    free(items);
+    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    return -1;
+  }
+  uint64_t keep_ns = UINT64_MAX;
+  if (keep_run_id != NULL) {
+    /* Only what was written before the kept entry goes: of two processes
+     * replacing one key at once, the later write survives both. */
+    keep_ns = 0;
+    for (size_t i = 0; i < n; i++)
+      if (strcmp(items[i].run_id, keep_run_id) == 0)
+        keep_ns = ws_meta_written_ns(&items[i].meta);
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (keep_run_id != NULL && strcmp(items[i].run_id, keep_run_id) == 0)
+      continue;
+    if (ws_meta_written_ns(&items[i].meta) >= keep_ns) continue;
+    ws_remove_entry(dir, items[i].run_id);
+    (*removed)++;
+  }
+  free(items);
+  ws_strmap_remove(s->rs->listings, key);
+  ws_lcache_invalidate_dir(dir);
+  if (keep_run_id == NULL) ws_remove_key_dir_if_empty(s, key, dir);
+  return 0;
+}
+

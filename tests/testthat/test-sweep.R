@@ -1,0 +1,102 @@
+# The sweep schedule: budget and TTL hold while a save's share of the
+# sweeps stays the same in a store of 100 keys or thousands.
+
+sweeps <- function(store) warmstart:::ws_sweep_state(store)$sweeps
+
+test_that("the budget holds after every save, and evictions leave headroom", {
+  budget <- 20 * 1024
+  t <- temp_store(size_budget = budget, ttl = 3600)
+  for (i in 1:150) {
+    ws_save(t$store, key_for(paste("budget", i)), raw(1000))
+    expect_lte(bytes_on_disk(t$root), budget)
+  }
+  # An eviction goes to 90% of the budget, so the next saves do not each
+  # walk the store again.
+  n <- sweeps(t$store)
+  expect_lt(n, 150 / 3)
+  expect_gte(n, 5)
+  l <- ws_list(t$store)
+  expect_identical(max(l$written), ws_lookup(t$store, l$key[nrow(l)])$written)
+})
+
+test_that("sweeps come once per keys/8 saves, not every 32nd", {
+  t <- temp_store(size_budget = Inf, ttl = 3600)
+  s <- ws_open(t$root, size_budget = Inf, ttl = 3600, durable = FALSE)
+  for (i in 1:800) ws_save(s, key_for(paste("many", i)), raw(10))
+  ws_evict(s)
+  st <- warmstart:::ws_sweep_state(s)
+  expect_identical(st$keys_at_last_sweep, 800)
+  before <- st$sweeps
+  for (i in 1:99) ws_save(s, key_for(paste("more", i)), raw(10))
+  expect_identical(sweeps(s), before)     # the reference would have swept 3x
+  ws_save(s, key_for("the 100th"), raw(10))
+  expect_identical(sweeps(s), before + 1) # 800 / 8 = 100 saves
+})
+
+test_that("expired entries are never returned and the sweep removes them", {
+  t <- temp_store(size_budget = Inf, ttl = 60)
+  old <- key_for("ttl-old")
+  ws_save(t$store, old, charToRaw("old"))
+  warmstart:::ws_advance_time(t$store, 61)
+  expect_null(ws_lookup(t$store, old))
+  expect_null(ws_lookup_latest(t$store, old))
+  old2 <- key_for("ttl-old-2")
+  ws_save(t$store, old2, charToRaw("old"))
+  warmstart:::ws_advance_time(t$store, 61)
+  res <- ws_evict(t$store)
+  expect_identical(res$entries, 0)
+  expect_false(dir.exists(key_dir(t, old2)))
+})
+
+run_child <- function(code) {
+  script <- tempfile(fileext = ".R")
+  writeLines(code, script)
+  on.exit(unlink(script))
+  rscript <- file.path(R.home("bin"), "Rscript")
+  system2(rscript, c("--vanilla", shQuote(script)), stdout = TRUE)
+}
+
+first_save_in_new_process <- function(root) {
+  out <- run_child(c(
+    "library(warmstart)",
+    sprintf("s <- ws_open('%s', size_budget = Inf, ttl = 3600)", root),
+    "ws_save(s, ws_key('child'), raw(10))",
+    "st <- warmstart:::ws_sweep_state(s)",
+    "cat(st$sweeps, st$adopted_marker)"))
+  strsplit(out, " ")[[1]]
+}
+
+test_that("a fresh sweep marker spares a new process its first sweep", {
+  t <- temp_store(size_budget = Inf, ttl = 3600)
+  for (i in 1:5) ws_save(t$store, key_for(paste("marker", i)), raw(10))
+  ws_evict(t$store)
+  marker <- file.path(t$root, ".warmstart-sweep")
+  expect_true(file.exists(marker))
+  expect_match(readLines(marker), "^warmstart-sweep 1 [0-9]+ [0-9]+ 5$")
+  # Fresh: the new process adopts it and does not walk the store.
+  expect_identical(first_save_in_new_process(t$root), c("0", "TRUE"))
+  # Stale (written more than 10 minutes ago): it sweeps on its first save.
+  fields <- strsplit(readLines(marker), " ")[[1]]
+  fields[3] <- format(as.numeric(fields[3]) - 11 * 60 * 1e9, scientific = FALSE)
+  writeLines(paste(fields, collapse = " "), marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+  # Garbage: the same.
+  writeLines("not a marker", marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+})
+
+test_that("a marker some process died writing is swept", {
+  skip_if_no_fork()
+  t <- temp_store()
+  stray <- file.path(t$root, sprintf(".warmstart-sweep.tmp.%d", dead_pid()))
+  writeLines("half", stray)
+  # A live process's (this one's would be reused by the sweep's own marker).
+  sibling <- parallel::mcparallel(Sys.sleep(60), silent = TRUE)
+  withr::defer(tools::pskill(sibling$pid))
+  live <- file.path(t$root, sprintf(".warmstart-sweep.tmp.%d", sibling$pid))
+  writeLines("theirs", live)
+  res <- ws_evict(t$store)
+  expect_false(file.exists(stray))
+  expect_true(file.exists(live))
+  expect_identical(res$temps_removed, 1)
+})
