@@ -20,7 +20,10 @@ check_string <- function(x, arg, call = sys.call(-1)) {
 
 check_key <- function(key, call = sys.call(-1)) {
   check_string(key, "key", call)
-  if (!grepl("^[0-9a-f]{32,128}$", key)) {
+  # Not the regex "^[0-9a-f]{32,128}$": R compiles it on every call, and
+  # its bounded repeat made this check 140 us, four times a save's work.
+  n <- nchar(key, type = "bytes")
+  if (n < 32L || n > 128L || grepl("[^0-9a-f]", key)) {
     stop_arg(sprintf(paste0("`key` must be 32 to 128 lowercase hexadecimal ",
                             "characters (as made by ws_key()), not \"%s\""),
                      substr(key, 1L, 80L)), call)

@@ -46,7 +46,10 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
   }
   if (!is.null(run_id)) {
     check_string(run_id, "run_id")
-    if (!grepl("^r[0-9a-f]{1,16}-[0-9a-f]{1,32}$", run_id)) {
+    # Shape here, lengths (1-16 and 1-32 digits) in C: bounded repeats
+    # make R's regex slow to compile on every call.
+    if (!grepl("^r[0-9a-f]+-[0-9a-f]+$", run_id) ||
+        !.Call(C_ws_valid_run_id, run_id)) {
       stop_arg(sprintf(paste0("`run_id` must be a run id returned by ",
                               "ws_save(), not \"%s\""),
                        substr(run_id, 1L, 80L)), sys.call())

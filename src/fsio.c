@@ -262,3 +262,4 @@ int ws_join(char *out, size_t cap, const char *dir, const char *name) {
   }
   return 0;
 }
+

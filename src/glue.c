@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define R_NO_REMAP
 #include <R.h>
+#include <R_ext/Rallocators.h>
 #include <Rinternals.h>
 
 #include "glue.h"
@@ -149,8 +151,39 @@ typedef struct alloc_ctx {
   size_t n;
 } alloc_ctx;
 
+/* Payloads of a megabyte or more get pages of their own (mmap), handed
+ * back to the system the moment R frees the vector. From R's heap, a 10 MB
+ * payload the lookup cache lets go of stayed resident (malloc keeps such
+ * chunks once its mmap threshold has grown), and with the cache bounded
+ * to 64 MiB a process held twice that. */
+#define OWN_PAGES_FROM ((size_t)1 << 20)
+#define MAP_HEADER 64 /* keeps R's vector 64-byte aligned */
+
+static void *mapped_alloc(R_allocator_t *allocator, size_t size) {
+  (void)allocator;
+  size_t total = size + MAP_HEADER;
+  void *base = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (base == MAP_FAILED) return NULL; /* R reports it as out of memory */
+  memcpy(base, &total, sizeof total);
+  return (char *)base + MAP_HEADER;
+}
+
+static void mapped_free(R_allocator_t *allocator, void *p) {
+  (void)allocator;
+  char *base = (char *)p - MAP_HEADER;
+  size_t total;
+  memcpy(&total, base, sizeof total);
+  (void)munmap(base, total); /* nothing to do if it failed */
+}
+
+static R_allocator_t mapped_pages = {mapped_alloc, mapped_free, NULL, NULL};
+
 static SEXP alloc_body(void *data) {
-  return Rf_allocVector(RAWSXP, (R_xlen_t)((alloc_ctx *)data)->n);
+  size_t n = ((alloc_ctx *)data)->n;
+  if (n >= OWN_PAGES_FROM)
+    return Rf_allocVector3(RAWSXP, (R_xlen_t)n, &mapped_pages);
+  return Rf_allocVector(RAWSXP, (R_xlen_t)n);
 }
 
 static SEXP error_to_null(SEXP cond, void *data) {
@@ -395,13 +428,13 @@ SEXP C_ws_sweep_state(SEXP store) {
   ws_sweep_state st;
   ws_store_sweep_state(s, &st);
   const char *names[] = {"saves", "sweeps", "saves_since_sweep",
-                         "keys_at_last_sweep", "byte_estimate",
+                         "walked_at_last_sweep", "byte_estimate",
                          "adopted_marker", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.saves));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.sweeps));
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.saves_since_sweep));
-  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.keys_at_last_sweep));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.walked_at_last_sweep));
   SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)st.byte_total));
   SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(st.adopted_marker));
   UNPROTECT(1);
@@ -433,6 +466,12 @@ SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
 SEXP C_ws_cache_clear(void) {
   ws_lcache_clear();
   return R_NilValue;
+}
+
+SEXP C_ws_valid_run_id(SEXP run_id) {
+  return Rf_ScalarLogical(TYPEOF(run_id) == STRSXP && XLENGTH(run_id) == 1 &&
+                          STRING_ELT(run_id, 0) != NA_STRING &&
+                          ws_valid_run_id(CHAR(STRING_ELT(run_id, 0))));
 }
 
 SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }

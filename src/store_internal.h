@@ -13,17 +13,18 @@
 #define WS_ABANDON_AFTER_SECS 3600
 /* Conservative size of one meta file, for the throttle's byte estimate. */
 #define WS_APPROX_META_BYTES 512
-/* The sweep schedule (see sweep_due() in store.c): at least this many saves
- * between sweeps, and at least 1/WS_SWEEP_KEYS_DIVISOR of the key dirs the
- * last sweep saw, so a sweep's O(keys) walk costs each save O(1). */
+/* The sweep schedule (see sweep_due() in sweep.c): at least this many
+ * saves between sweeps, and at least 1/WS_SWEEP_WALK_DIVISOR of what the
+ * last sweep walked (key dirs plus entries), so that a walk's cost, shared
+ * by the saves between two walks, is O(1) per save. */
 #define WS_SWEEP_MIN_SAVES 32
-#define WS_SWEEP_KEYS_DIVISOR 8
+#define WS_SWEEP_WALK_DIVISOR 8
 /* An eviction goes down to this fraction of the budget (per mille), not to
  * the budget itself: a full store would otherwise sweep on every save. */
 #define WS_SWEEP_LOW_WATER_PERMILLE 900
-/* The marker a completed sweep leaves in the root, and how long it spares
- * a new process its first-save sweep. */
-#define WS_SWEEP_MARKER ".warmstart-sweep"
+/* Where a completed sweep leaves its marker (a subdirectory of the root),
+ * and how long the marker spares a new process its first-save sweep. */
+#define WS_SWEEP_MARKER_DIR ".warmstart"
 #define WS_SWEEP_MARKER_FRESH_SECS 600
 /* Largest meta file we read; ours are ~300 bytes. */
 #define WS_META_MAX_BYTES 65536
@@ -55,7 +56,7 @@ typedef struct ws_root_state {
   uint64_t byte_total;
   uint64_t save_counter;
   uint64_t saves_since_sweep;
-  uint64_t keys_at_last_sweep;
+  uint64_t walked_at_last_sweep; /* key dirs + entries */
   uint64_t sweeps;      /* walks run (for tests and benchmarks) */
   int adopted_marker;   /* the first save took a fresh marker's totals */
   int have_last_sweep;

@@ -60,50 +60,81 @@ static uint64_t count_keys(const entry_list *l) {
 }
 
 /* ---- the marker ----
- * A completed sweep writes "<root>/.warmstart-sweep": when it ran and what
+ * A completed sweep writes "<root>/.warmstart/sweep": when it ran and what
  * it found. A process's first save would otherwise walk the whole store
  * (the reference sweeps on every process's first save, so that a new
  * process inheriting an over-budget store trims it); with a fresh marker,
  * a short-lived worker adopts its totals instead and saves at the same
  * cost in a store of 100 keys or 10,000. The marker is advisory: written
  * without fsync, read only for its numbers, and a full sweep still runs at
- * least every WS_SWEEP_MARKER_FRESH_SECS while anyone saves. Neither the
- * walk nor the Rust store looks at non-key names in the root. */
+ * least every WS_SWEEP_MARKER_FRESH_SECS while anyone saves.
+ * It lives in a subdirectory so that rewriting it does not move the
+ * root's stamp, which the short-circuit in ws_store_evict() relies on.
+ * The walk skips non-key names; the Rust store scans any subdirectory but
+ * finds no entries there and leaves it, as it is not empty. */
 
-static void write_marker(ws_store *s, uint64_t bytes, uint64_t keys) {
-  char path[PATH_MAX], tmp[PATH_MAX], text[128], name[64];
+static int marker_paths(ws_store *s, char dir[PATH_MAX], char path[PATH_MAX]) {
+  return ws_join(dir, PATH_MAX, s->rs->root, WS_SWEEP_MARKER_DIR) == 0 &&
+                 ws_join(path, PATH_MAX, dir, "sweep") == 0
+             ? 0
+             : -1;
+}
+
+/* Temps of markers whose writer died between its write and its rename. */
+static void sweep_marker_temps(const char *dir, ws_sweep_stats *stats) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return;
+  struct dirent *e;
+  static const char prefix[] = "sweep.tmp.";
+  while ((e = readdir(d)) != NULL) {
+    if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
+    char *end = NULL;
+    long pid = strtol(e->d_name + sizeof prefix - 1, &end, 10);
+    char path[PATH_MAX];
+    if (end != NULL && *end == '\0' && pid != (long)getpid() &&
+        !ws_pid_alive(pid) && ws_join(path, sizeof path, dir, e->d_name) == 0 &&
+        unlink(path) == 0)
+      stats->temps_removed++;
+  }
+  closedir(d);
+}
+
+static void write_marker(ws_store *s, uint64_t bytes, uint64_t walked,
+                         ws_sweep_stats *stats) {
+  char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[128], name[64];
+  if (marker_paths(s, dir, path) != 0) return;
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return; /* read-only store */
+  sweep_marker_temps(dir, stats);
   int n = snprintf(text, sizeof text, "warmstart-sweep 1 %llu %llu %llu\n",
                    (unsigned long long)ws_store_now_ns(s),
-                   (unsigned long long)bytes, (unsigned long long)keys);
-  snprintf(name, sizeof name, WS_SWEEP_MARKER ".tmp.%ld", (long)getpid());
-  if (ws_join(path, sizeof path, s->rs->root, WS_SWEEP_MARKER) != 0 ||
-      ws_join(tmp, sizeof tmp, s->rs->root, name) != 0)
-    return;
+                   (unsigned long long)bytes, (unsigned long long)walked);
+  snprintf(name, sizeof name, "sweep.tmp.%ld", (long)getpid());
+  if (ws_join(tmp, sizeof tmp, dir, name) != 0) return;
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return; /* a read-only store: no marker, sweeps as before */
+  if (fd < 0) return; /* no marker: other processes sweep as before */
   int ok = ws_write_all(fd, text, (size_t)n) == 0;
   ok = close(fd) == 0 && ok;
   if (!ok || rename(tmp, path) != 0) (void)unlink(tmp);
 }
 
 /* 1 with the marker's totals when it is fresh by this store's clock. */
-static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *keys) {
-  char path[PATH_MAX];
+static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *walked) {
+  char dir[PATH_MAX], path[PATH_MAX];
   size_t len = 0;
-  if (ws_join(path, sizeof path, s->rs->root, WS_SWEEP_MARKER) != 0) return 0;
+  if (marker_paths(s, dir, path) != 0) return 0;
   char *text = ws_read_small_file(path, 127, &len);
   if (text == NULL) return 0;
-  unsigned long long at, b, k;
+  unsigned long long at, b, w;
   int version;
   int ok = sscanf(text, "warmstart-sweep %d %llu %llu %llu", &version, &at,
-                  &b, &k) == 4 && version == 1;
+                  &b, &w) == 4 && version == 1;
   free(text);
   if (!ok) return 0;
   uint64_t now = ws_store_now_ns(s);
   uint64_t fresh = (uint64_t)WS_SWEEP_MARKER_FRESH_SECS * UINT64_C(1000000000);
   if (at > now || now - at > fresh) return 0;
   *bytes = b;
-  *keys = k;
+  *walked = w;
   return 1;
 }
 
@@ -111,23 +142,24 @@ static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *keys) {
  * - the root's first save in this process, unless a fresh marker stands
  *   in for it;
  * - the byte estimate passed the budget;
- * - max(WS_SWEEP_MIN_SAVES, keys / WS_SWEEP_KEYS_DIVISOR) saves since the
- *   last sweep. The reference sweeps every 32nd save and walks every key
- *   dir each time, so its save cost grows with the store; here a walk of
- *   K dirs comes once per K/8 saves. Other processes' writes, which the
- *   estimate does not see, are resynced as often relative to the store's
- *   size; TTL is enforced by every lookup meanwhile. */
+ * - max(WS_SWEEP_MIN_SAVES, W / WS_SWEEP_WALK_DIVISOR) saves since the
+ *   last sweep, where W is what that sweep walked (key dirs plus entries).
+ *   The reference sweeps every 32nd save and walks everything each time,
+ *   so its save cost grows with the store; here a walk of W comes once per
+ *   W/8 saves. Other processes' writes, which the estimate does not see,
+ *   are resynced as often relative to the store's size; TTL is enforced by
+ *   every lookup meanwhile. */
 static int sweep_due(ws_store *s, int first) {
   ws_root_state *rs = s->rs;
   if (first) {
-    uint64_t bytes, keys;
-    if (!read_marker(s, &bytes, &keys)) return 1;
+    uint64_t bytes, walked;
+    if (!read_marker(s, &bytes, &walked)) return 1;
     rs->byte_total += bytes;
-    rs->keys_at_last_sweep = keys;
+    rs->walked_at_last_sweep = walked;
     rs->adopted_marker = 1;
   }
   if (rs->byte_total > s->opt.size_budget) return 1;
-  uint64_t every = rs->keys_at_last_sweep / WS_SWEEP_KEYS_DIVISOR;
+  uint64_t every = rs->walked_at_last_sweep / WS_SWEEP_WALK_DIVISOR;
   if (every < WS_SWEEP_MIN_SAVES) every = WS_SWEEP_MIN_SAVES;
   return rs->saves_since_sweep >= every;
 }
@@ -170,7 +202,7 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
     return -1;
   }
   if (flags & WS_SWEEP_VERIFY) verify_entries(s, &l, stats);
-  uint64_t keys = count_keys(&l);
+  uint64_t walked = count_keys(&l) + l.n;
   uint64_t total = 0;
   size_t kept = l.n;
   for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;
@@ -195,9 +227,9 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   stats->entries = kept;
   free(l.items);
   rs->byte_total = total;
-  rs->keys_at_last_sweep = keys;
+  rs->walked_at_last_sweep = walked;
   rs->saves_since_sweep = 0;
-  write_marker(s, total, keys);
+  write_marker(s, total, walked, stats);
   /* Stamp the root after the walk: the dirs it removed moved the root's
    * stamp, and the next throttled sweep must compare with the new one. */
   if (total <= s->opt.size_budget && ws_stamp_path(rs->root, &root_st) == 0) {
@@ -213,7 +245,7 @@ void ws_store_sweep_state(const ws_store *s, ws_sweep_state *out) {
   out->saves = rs->save_counter;
   out->sweeps = rs->sweeps;
   out->saves_since_sweep = rs->saves_since_sweep;
-  out->keys_at_last_sweep = rs->keys_at_last_sweep;
+  out->walked_at_last_sweep = rs->walked_at_last_sweep;
   out->byte_total = rs->byte_total;
   out->adopted_marker = rs->adopted_marker;
 }

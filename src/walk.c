@@ -74,24 +74,10 @@ int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
   }
   int rc = 0;
   struct dirent *e;
-  static const char marker_tmp[] = WS_SWEEP_MARKER ".tmp.";
-  while (rc == 0 && (e = readdir(d)) != NULL) {
-    if (ws_valid_key(e->d_name)) {
+  while (rc == 0 && (e = readdir(d)) != NULL)
+    if (ws_valid_key(e->d_name))
       rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp,
                        stats, out);
-    } else if (remove_empty &&
-               strncmp(e->d_name, marker_tmp, sizeof marker_tmp - 1) == 0) {
-      /* A sweep marker some process died writing (sweep.c). */
-      char *end = NULL;
-      long pid = strtol(e->d_name + sizeof marker_tmp - 1, &end, 10);
-      char path[PATH_MAX];
-      if (end != NULL && *end == '\0' && pid != (long)getpid() &&
-          !ws_pid_alive(pid) &&
-          ws_join(path, sizeof path, s->rs->root, e->d_name) == 0 &&
-          unlink(path) == 0 && stats != NULL)
-        stats->temps_removed++;
-    }
-  }
   closedir(d);
   if (rc != 0)
     ws_error_set(err, ENOMEM, "out of memory listing '%s'", s->rs->root);

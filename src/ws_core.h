@@ -229,7 +229,7 @@ int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
 
 /* What this process knows of a root's sweep schedule. */
 typedef struct ws_sweep_state {
-  uint64_t saves, sweeps, saves_since_sweep, keys_at_last_sweep, byte_total;
+  uint64_t saves, sweeps, saves_since_sweep, walked_at_last_sweep, byte_total;
   int adopted_marker;
 } ws_sweep_state;
 void ws_store_sweep_state(const ws_store *s, ws_sweep_state *out);

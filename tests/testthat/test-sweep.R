@@ -19,18 +19,18 @@ test_that("the budget holds after every save, and evictions leave headroom", {
   expect_identical(max(l$written), ws_lookup(t$store, l$key[nrow(l)])$written)
 })
 
-test_that("sweeps come once per keys/8 saves, not every 32nd", {
+test_that("sweeps come once per W/8 saves (W: what the last walked), not every 32nd", {
   t <- temp_store(size_budget = Inf, ttl = 3600)
   s <- ws_open(t$root, size_budget = Inf, ttl = 3600, durable = FALSE)
   for (i in 1:800) ws_save(s, key_for(paste("many", i)), raw(10))
   ws_evict(s)
   st <- warmstart:::ws_sweep_state(s)
-  expect_identical(st$keys_at_last_sweep, 800)
+  expect_identical(st$walked_at_last_sweep, 1600) # 800 key dirs, 800 entries
   before <- st$sweeps
-  for (i in 1:99) ws_save(s, key_for(paste("more", i)), raw(10))
-  expect_identical(sweeps(s), before)     # the reference would have swept 3x
-  ws_save(s, key_for("the 100th"), raw(10))
-  expect_identical(sweeps(s), before + 1) # 800 / 8 = 100 saves
+  for (i in 1:199) ws_save(s, key_for(paste("more", i)), raw(10))
+  expect_identical(sweeps(s), before)     # the reference would have swept 6x
+  ws_save(s, key_for("the 200th"), raw(10))
+  expect_identical(sweeps(s), before + 1) # 1600 / 8 = 200 saves
 })
 
 test_that("expired entries are never returned and the sweep removes them", {
@@ -70,9 +70,10 @@ test_that("a fresh sweep marker spares a new process its first sweep", {
   t <- temp_store(size_budget = Inf, ttl = 3600)
   for (i in 1:5) ws_save(t$store, key_for(paste("marker", i)), raw(10))
   ws_evict(t$store)
-  marker <- file.path(t$root, ".warmstart-sweep")
+  marker <- file.path(t$root, ".warmstart", "sweep")
   expect_true(file.exists(marker))
-  expect_match(readLines(marker), "^warmstart-sweep 1 [0-9]+ [0-9]+ 5$")
+  # What the sweep walked: 5 key dirs and their 5 entries.
+  expect_match(readLines(marker), "^warmstart-sweep 1 [0-9]+ [0-9]+ 10$")
   # Fresh: the new process adopts it and does not walk the store.
   expect_identical(first_save_in_new_process(t$root), c("0", "TRUE"))
   # Stale (written more than 10 minutes ago): it sweeps on its first save.
@@ -88,12 +89,13 @@ test_that("a fresh sweep marker spares a new process its first sweep", {
 test_that("a marker some process died writing is swept", {
   skip_if_no_fork()
   t <- temp_store()
-  stray <- file.path(t$root, sprintf(".warmstart-sweep.tmp.%d", dead_pid()))
+  dir.create(file.path(t$root, ".warmstart"))
+  stray <- file.path(t$root, ".warmstart", sprintf("sweep.tmp.%d", dead_pid()))
   writeLines("half", stray)
   # A live process's (this one's would be reused by the sweep's own marker).
   sibling <- parallel::mcparallel(Sys.sleep(60), silent = TRUE)
   withr::defer(tools::pskill(sibling$pid))
-  live <- file.path(t$root, sprintf(".warmstart-sweep.tmp.%d", sibling$pid))
+  live <- file.path(t$root, ".warmstart", sprintf("sweep.tmp.%d", sibling$pid))
   writeLines("theirs", live)
   res <- ws_evict(t$store)
   expect_false(file.exists(stray))
