@@ -28,4 +28,8 @@ ws_close <- function(store) invisible(.Call(C_ws_close, store))
 
 # What this process knows of a root's sweep schedule (saves, sweeps run,
 # the byte estimate...), for tests and benchmarks.
-ws_sweep_state <- function(store) .Call(C_ws_sweep_state, store)
+ws_sweep_state <- function(store) {
+  st <- .Call(C_ws_sweep_state, store)
+  st$adopted_marker <- st$adopted_marker == 1
+  st
+}

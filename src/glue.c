@@ -42,6 +42,15 @@ static const char *key_arg(SEXP x) {
   return key;
 }
 
+/* A named list of numbers (counters, sizes) for the R side. */
+static SEXP named_numbers(const char **names, const double *values) {
+  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
+  for (R_xlen_t i = 0; names[i][0] != '\0'; i++)
+    SET_VECTOR_ELT(out, i, Rf_ScalarReal(values[i]));
+  UNPROTECT(1);
+  return out;
+}
+
 /* ---- open ---- */
 
 static void store_finalizer(SEXP ptr) {
@@ -394,14 +403,9 @@ SEXP C_ws_evict(SEXP store, SEXP verify) {
   if (ws_store_evict(s, flags, &st, &err) != 0) Rf_error("%s", err.msg);
   const char *names[] = {"entries", "bytes", "removed", "temps_removed",
                          "corrupt", ""};
-  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.entries));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.bytes));
-  SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.removed));
-  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.temps_removed));
-  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)st.corrupt));
-  UNPROTECT(1);
-  return out;
+  double values[] = {(double)st.entries, (double)st.bytes, (double)st.removed,
+                     (double)st.temps_removed, (double)st.corrupt};
+  return named_numbers(names, values);
 }
 
 SEXP C_ws_advance_time(SEXP store, SEXP seconds) {
@@ -430,26 +434,19 @@ SEXP C_ws_sweep_state(SEXP store) {
   const char *names[] = {"saves", "sweeps", "saves_since_sweep",
                          "walked_at_last_sweep", "byte_estimate",
                          "adopted_marker", ""};
-  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)st.saves));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)st.sweeps));
-  SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)st.saves_since_sweep));
-  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)st.walked_at_last_sweep));
-  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)st.byte_total));
-  SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(st.adopted_marker));
-  UNPROTECT(1);
-  return out;
+  double values[] = {(double)st.saves, (double)st.sweeps,
+                     (double)st.saves_since_sweep,
+                     (double)st.walked_at_last_sweep, (double)st.byte_total,
+                     (double)st.adopted_marker};
+  return named_numbers(names, values);
 }
 
 SEXP C_ws_cache_usage(void) {
   size_t n, bytes;
   ws_lcache_usage(&n, &bytes);
   const char *names[] = {"entries", "bytes", ""};
-  SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarReal((double)n));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarReal((double)bytes));
-  UNPROTECT(1);
-  return out;
+  double values[] = {(double)n, (double)bytes};
+  return named_numbers(names, values);
 }
 
 SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
