@@ -11,7 +11,8 @@ work="$top/.fuzz"
 seconds="${FUZZ_SECONDS:-600}"
 CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
 targets="${*:-meta scan}"
-core="checksum.c clock.c fsio.c lookup_cache.c meta.c names.c scan.c store.c strmap.c write.c"
+# The C core: every source file but the R glue.
+core="$(cd "$top/src" && ls *.c | grep -v -e '^glue\.c$' -e '^init\.c$' -e '^fingerprint\.c$')"
 mkdir -p "$work"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 for t in $targets; do
