@@ -43,12 +43,14 @@ void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
 }
 
 /* Scan one key dir into the list (cleaning up in passing, as a lookup
- * does); an emptied dir is removed when remove_empty is set. */
+ * does); an emptied dir is removed when remove_empty is set. known_dir:
+ * readdir already said it is a directory, not a link to one elsewhere. */
 static int collect_key(ws_store *s, const char *key, uint64_t now,
-                       int remove_empty, int trust_dir_stamp,
+                       int remove_empty, int trust_dir_stamp, int known_dir,
                        ws_sweep_stats *stats, entry_list *out) {
   char dir[PATH_MAX];
-  if (ws_key_dir(s, key, dir) != 0 || !is_real_dir(dir)) return 0;
+  if (ws_key_dir(s, key, dir) != 0 || (!known_dir && !is_real_dir(dir)))
+    return 0;
   const ws_listing *l = ws_scan_key_dir(s, key, dir, now, trust_dir_stamp, stats);
   if (l == NULL) return 0;
   if (l->n == 0) {
@@ -74,10 +76,14 @@ int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
   }
   int rc = 0;
   struct dirent *e;
-  while (rc == 0 && (e = readdir(d)) != NULL)
+  while (rc == 0 && (e = readdir(d)) != NULL) {
+    /* d_type spares the walk an lstat per key dir where the filesystem
+     * reports it; links and other files are not key dirs. */
+    if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
     if (ws_valid_key(e->d_name))
       rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp,
-                       stats, out);
+                       e->d_type == DT_DIR, stats, out);
+  }
   closedir(d);
   if (rc != 0)
     ws_error_set(err, ENOMEM, "out of memory listing '%s'", s->rs->root);
@@ -96,7 +102,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
       ws_error_set(err, EINVAL, "invalid key '%s'", key);
       return -1;
     }
-    rc = collect_key(s, key, now, 0, 0, NULL, &l);
+    rc = collect_key(s, key, now, 0, 0, 0, NULL, &l);
     if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
   } else {
     rc = ws_collect_all(s, now, 0, 0, NULL, &l, err);
