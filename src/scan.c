@@ -155,9 +155,9 @@ static void count_removed(ws_sweep_stats *stats) {
 /* Resolve one `<run_id>.json`; 1 when it is a valid entry (written to
  * *item), 0 when it was skipped or removed. */
 static int resolve_entry(ws_store *s, const char *dir, const char *run_id,
-                         const ws_listing *old, uint64_t now_ns,
-                         uint64_t real_now, ws_sweep_stats *stats,
-                         ws_scanned *item) {
+                         const ws_listing *old, int trust_dir_stamp,
+                         uint64_t now_ns, uint64_t real_now,
+                         ws_sweep_stats *stats, ws_scanned *item) {
   char meta_path[PATH_MAX], bin_path[PATH_MAX], name[WS_RUNID_MAX + 8];
   snprintf(name, sizeof name, "%s.json", run_id);
   if (ws_join(meta_path, sizeof meta_path, dir, name) != 0) return 0;
@@ -178,9 +178,17 @@ static int resolve_entry(ws_store *s, const char *dir, const char *run_id,
   item->settled = ws_stamp_settled(&item->meta_st, real_now) &&
                   ws_stamp_settled(&item->bin_st, real_now);
   const ws_scanned *prev = find_old(old, run_id);
-  if (prev != NULL && prev->settled &&
+  /* An unchanged meta need not be parsed again. A stamp too fresh to prove
+   * that (the racy-stamp rule) is trusted anyway by a walk that trusts dir
+   * stamps: we never rewrite a meta in place, and one renamed over it has
+   * another inode (it was created while the old one still existed). Only
+   * an entry removed and written again under the same run id within one
+   * clock tick could fool it, and then only the walk's figures (lookups
+   * parse afresh). In a hot save loop every meta is that fresh, and the
+   * sweep re-read them all: 60 us of an 80 us save on tmpfs. */
+  if (prev != NULL && (prev->settled || trust_dir_stamp) &&
       ws_stamp_equal(&prev->meta_st, &item->meta_st)) {
-    item->meta = prev->meta; /* unchanged file: skip the JSON parse */
+    item->meta = prev->meta;
   } else {
     size_t len = 0;
     char *text = ws_read_small_file(meta_path, WS_META_MAX_BYTES, &len);
@@ -306,8 +314,8 @@ const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
     }
   }
   for (size_t i = 0; i < metas.n; i++) {
-    if (resolve_entry(s, dir, metas.ids[i], old, now_ns, real_now, stats,
-                      &l->items[l->n]))
+    if (resolve_entry(s, dir, metas.ids[i], old, trust_dir_stamp, now_ns,
+                      real_now, stats, &l->items[l->n]))
       l->n++;
   }
   free(metas.ids);
