@@ -73,24 +73,42 @@ int ws_write_all(int fd, const void *buf, size_t n) {
   return 0;
 }
 
+int ws_fsync_fd_dir(int fd) {
+  if (fsync(fd) == 0) return 0;
+  /* Some filesystems cannot fsync a directory; that is not a failed write. */
+  return (errno == EINVAL || errno == ENOTSUP) ? 0 : -1;
+}
+
 int ws_fsync_dir(const char *path) {
   int fd;
   do fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return -1;
-  int rc = fsync(fd);
+  int rc = ws_fsync_fd_dir(fd);
   int saved = errno;
-  /* Some filesystems cannot fsync a directory; that is not a failed write. */
-  if (rc != 0 && (saved == EINVAL || saved == ENOTSUP)) rc = 0;
   if (close(fd) != 0 && rc == 0) return -1;
   errno = saved;
   return rc;
 }
 
+/* The lock calls fail this way where a filesystem has no locks. */
+static int locks_unsupported(int err) {
+  return err == ENOLCK || err == EOPNOTSUPP || err == EINVAL;
+}
+
+/* The directory open on fd is still the one the path names (not removed,
+ * not replaced by another made under the same name). */
+static int fd_is_path(int fd, const char *path) {
+  struct stat held, named;
+  return fstat(fd, &held) == 0 && held.st_nlink > 0 && stat(path, &named) == 0 &&
+         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+}
+
 /* Opens an existing directory and takes a shared lock on it, so that a
  * sibling's sweep (ws_rmdir_unpinned) cannot remove it while we are about to
  * put a file in it: an empty key dir is removable, and the window between
- * our mkdir and our first temp is exactly where gam#868 lost saves. Returns
+ * our mkdir and our first temp is exactly where gam#868 lost saves. (The
+ * writer holds the pin to the end of its save, and fsyncs the dir with it.) Returns
  * the fd, or -1 with errno ENOENT when the dir is gone (or was replaced)
  * by the time we held the lock: the caller creates it again. */
 int ws_dir_pin(const char *path) {
@@ -103,16 +121,14 @@ int ws_dir_pin(const char *path) {
   while (rc != 0 && errno == EINTR);
   /* Without locks (some network filesystems) we pin nothing, and the
    * caller's retry is what remains. */
-  if (rc != 0 && errno != ENOLCK && errno != EOPNOTSUPP && errno != EINVAL) {
+  if (rc != 0 && !locks_unsupported(errno)) {
     int saved = errno;
     close(fd);
     errno = saved;
     return -1;
   }
   /* The sweep may have removed the dir between our open and our lock. */
-  struct stat held, named;
-  if (fstat(fd, &held) != 0 || held.st_nlink == 0 || stat(path, &named) != 0 ||
-      held.st_dev != named.st_dev || held.st_ino != named.st_ino) {
+  if (!fd_is_path(fd, path)) {
     close(fd);
     errno = ENOENT;
     return -1;
@@ -125,19 +141,14 @@ int ws_rmdir_unpinned(const char *path) {
   do fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return -1;
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int saved = errno;
-    if (saved != ENOLCK && saved != EOPNOTSUPP && saved != EINVAL) {
-      close(fd); /* a writer holds it (EWOULDBLOCK): it is about to fill it */
-      errno = EBUSY;
-      return -1;
-    }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && !locks_unsupported(errno)) {
+    close(fd); /* a writer holds it (EWOULDBLOCK): it is about to fill it */
+    errno = EBUSY;
+    return -1;
   }
   /* Remove only the dir we locked, not one recreated under its name. */
-  struct stat held, named;
   int rc = -1;
-  if (fstat(fd, &held) == 0 && stat(path, &named) == 0 &&
-      held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+  if (fd_is_path(fd, path))
     rc = rmdir(path);
   else
     errno = ENOENT;
@@ -147,11 +158,6 @@ int ws_rmdir_unpinned(const char *path) {
   return rc;
 }
 
-int ws_fsync_fd_dir(int fd) {
-  if (fsync(fd) == 0) return 0;
-  /* Some filesystems cannot fsync a directory; that is not a failed write. */
-  return (errno == EINVAL || errno == ENOTSUP) ? 0 : -1;
-}
 
 int ws_mkdir_p(const char *path, int *created_leaf) {
   char buf[PATH_MAX];

@@ -179,9 +179,10 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
     return -1;
   }
   uint64_t nonce = ws_unique_ns(ws_store_now_ns(s));
-  /* The whole sequence is retried once when the key dir vanished: a
-   * sibling's sweep removes a key dir the moment it sees it empty, which can
-   * fall between our mkdir and our first temp (gam#868). */
+  /* The whole sequence is retried once when a path vanished under it: a
+   * sweep that does not take our lock (the Rust store's) removes a key dir
+   * the moment it sees it empty, temps and all (gam#868). Our own sweeps
+   * cannot: the writer pins the dir (pin_key_dir in write.c). */
   for (unsigned attempt = 0;; attempt++) {
     int retryable = 0;
     if (ws_write_entry(s, dir, run_id_out, attempt, nonce, payload, n, &meta,

@@ -34,8 +34,8 @@ static int is_real_dir(const char *path) {
 
 void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
   /* rmdir fails on a non-empty dir, so this cannot make a writer lose
-   * files; and a writer pins the dir from its mkdir to its first temp, so
-   * it does not lose the dir itself either (gam#868). */
+   * files; and a writer pins the dir from its mkdir to the end of its
+   * save, so it does not lose the dir itself either (gam#868). */
   if (ws_rmdir_unpinned(dir) == 0) {
     ws_strmap_remove(s->rs->listings, key);
     ws_lcache_invalidate_dir(dir);
