@@ -20,6 +20,7 @@ ws_cachem <- function(store = ws_open(), missing = key_missing()) {
     list(key = cols$key[mine],
          name = substring(cols$label[mine], nchar(label_prefix) + 1L))
   }
+  cache_keys <- function() unique(labelled()$name)
   cache <- list(
     get = function(key, missing = missing_) {
       e <- ws_lookup_latest(store, entry_key(key))
@@ -45,8 +46,8 @@ ws_cachem <- function(store = ws_open(), missing = key_missing()) {
       for (k in unique(labelled()$key)) .Call(C_ws_remove, store, k, NULL)
       invisible(TRUE)
     },
-    keys = function() unique(labelled()$name),
-    size = function() length(unique(labelled()$name)),
+    keys = cache_keys,
+    size = function() length(cache_keys()),
     prune = function() {
       ws_evict(store)
       invisible(TRUE)

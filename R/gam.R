@@ -61,16 +61,17 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
 
   near <- ws_key(what = "ws_gam seed", fitter = fitter, formula = formula,
                  args = args[setdiff(names(args), data_sized_args)])
-  seed <- if (can_warm_start(flavour, fitter)) ws_lookup_latest(store, near)$payload
+  warmable <- can_warm_start(flavour, fitter)
+  seed <- if (warmable) ws_lookup_latest(store, near)$payload
 
-  fitted <- fit_gam(flavour, fitter, formula, data, args, seed)
+  fitted <- fit_gam(flavour, fitter, formula, data, args, seed, warmable)
   fit <- fitted$fit
   fit$call <- call
   iterations <- outer_iterations(fit)
 
   save_quietly(store, exact, without_environments(fit),
                objective = fit$gcv.ubre, iteration = iterations)
-  if (can_warm_start(flavour, fitter)) {
+  if (warmable) {
     save_quietly(store, near,
                  list(sp = fit$sp, scale = fit$sig2,
                       coefficients = fit$coefficients),
@@ -82,7 +83,7 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
 
 # Fit warm when the seed fits the model, otherwise (or when the warm fit
 # fails or stops short of full convergence) cold. Returns list(fit, mode).
-fit_gam <- function(flavour, fitter, formula, data, args, seed) {
+fit_gam <- function(flavour, fitter, formula, data, args, seed, warmable) {
   run <- function(extra) {
     # A call of symbols evaluated in a small frame: the fitter records
     # match.call() and evaluates its model frame from it, and do.call()
@@ -94,7 +95,7 @@ fit_gam <- function(flavour, fitter, formula, data, args, seed) {
                     sapply(names(vals), as.name, simplify = FALSE)))
     eval(cl, env)
   }
-  if (!can_warm_start(flavour, fitter)) return(list(fit = run(NULL), mode = "cold"))
+  if (!warmable) return(list(fit = run(NULL), mode = "cold"))
   # gam: set the model up once (basis construction is a third of a cold
   # REML fit at n = 10,000) and hand the result to both the warm fit and,
   # if it fails, the cold one.
