@@ -9,8 +9,8 @@ ws_cachem <- function(store = ws_open(), missing = key_missing()) {
   label_prefix <- "cachem:"
   entry_key <- function(key) {
     if (!is.character(key) || length(key) != 1L || is.na(key)) {
-      stop(sprintf("`key` must be a single non-NA string, not %s",
-                   describe(key)), call. = FALSE)
+      stop_arg(sprintf("`key` must be a single non-NA string, not %s",
+                       describe(key)), "key", NULL)
     }
     ws_key(what = "ws_cachem", key = key)
   }

@@ -1,20 +1,17 @@
 # Argument checks. Each names the argument and what it must be, and runs
 # before anything touches the disk. `call` is the user-facing function.
 
-stop_arg <- function(message, call) {
-  stop(simpleError(message, call))
-}
-
 check_store <- function(store, call = sys.call(-1)) {
   if (!inherits(store, "ws_store") || typeof(store) != "externalptr") {
-    stop_arg("`store` must be a warmstart store created by ws_open()", call)
+    stop_arg("`store` must be a warmstart store created by ws_open()", "store",
+             call)
   }
 }
 
 check_string <- function(x, arg, call = sys.call(-1)) {
   if (!is.character(x) || length(x) != 1L || is.na(x) || !nzchar(x)) {
     stop_arg(sprintf("`%s` must be a single non-empty string, not %s",
-                     arg, describe(x)), call)
+                     arg, describe(x)), arg, call)
   }
 }
 
@@ -26,21 +23,21 @@ check_key <- function(key, call = sys.call(-1)) {
   if (n < 32L || n > 128L || grepl("[^0-9a-f]", key)) {
     stop_arg(sprintf(paste0("`key` must be 32 to 128 lowercase hexadecimal ",
                             "characters (as made by ws_key()), not \"%s\""),
-                     substr(key, 1L, 80L)), call)
+                     substr(key, 1L, 80L)), "key", call)
   }
 }
 
 check_flag <- function(x, arg, call = sys.call(-1)) {
   if (!is.logical(x) || length(x) != 1L || is.na(x)) {
     stop_arg(sprintf("`%s` must be TRUE or FALSE, not %s", arg, describe(x)),
-             call)
+             arg, call)
   }
 }
 
 check_nonneg <- function(x, arg, call = sys.call(-1)) {
   if (!is.numeric(x) || length(x) != 1L || is.na(x) || x < 0) {
     stop_arg(sprintf("`%s` must be a single number >= 0 (Inf allowed), not %s",
-                     arg, describe(x)), call)
+                     arg, describe(x)), arg, call)
   }
 }
 

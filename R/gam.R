@@ -17,34 +17,34 @@ managed_args <- c("G", "fit", "in.out")
 ws_gam <- function(formula, data, ..., store = ws_open(),
                    fitter = mgcv::gam) {
   if (!requireNamespace("mgcv", quietly = TRUE)) {
-    stop("ws_gam() needs the mgcv package: install.packages(\"mgcv\")",
-         call. = FALSE)
+    stop(ws_condition("ws_error", paste0("ws_gam() needs the mgcv package: ",
+                                         "install.packages(\"mgcv\")")))
   }
   call <- sys.call()
   if (missing(formula) || !(inherits(formula, "formula") ||
       (is.list(formula) && length(formula) > 0L &&
        all(vapply(formula, inherits, TRUE, "formula"))))) {
     stop_arg("`formula` must be a model formula (or a list of formulas)",
-             call)
+             "formula", call)
   }
   if (missing(data) || !is.list(data)) {
     stop_arg(paste0("`data` must be a data frame (or list) holding every ",
-                    "variable of the formula"), call)
+                    "variable of the formula"), "data", call)
   }
   check_store(store, call)
   if (!is.function(fitter)) {
     stop_arg(sprintf("`fitter` must be a function such as mgcv::gam or mgcv::bam, not %s",
-                     describe(fitter)), call)
+                     describe(fitter)), "fitter", call)
   }
   args <- list(...)
   if (length(args) > 0L && (is.null(names(args)) || any(names(args) == ""))) {
     stop_arg("every argument in `...` must be named (e.g. method = \"REML\")",
-             call)
+             "...", call)
   }
   clash <- intersect(names(args), c(managed_args, "formula", "data"))
   if (length(clash) > 0L) {
     stop_arg(sprintf("`...` must not set `%s`: ws_gam() sets it", clash[1L]),
-             call)
+             "...", call)
   }
   flavour <- if (identical(fitter, mgcv::gam)) "gam" else
     if (identical(fitter, mgcv::bam)) "bam" else "other"

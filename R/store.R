@@ -9,7 +9,7 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
   root <- path.expand(root)
   if (file.exists(root) && !dir.exists(root)) {
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
-             sys.call())
+             "root", sys.call())
   }
   # The lookup cache is process-wide: its bounds come from options, read
   # at every open so a change takes effect with the next handle.
@@ -24,11 +24,11 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
                     kind = c("checkpoint", "final"), run_id = NULL) {
   check_store(store)
   check_key(key)
-  if (missing(payload)) stop_arg("`payload` is missing", sys.call())
+  if (missing(payload)) stop_arg("`payload` is missing", "payload", sys.call())
   if (!is.null(objective) &&
       (!is.numeric(objective) || length(objective) != 1L)) {
     stop_arg(sprintf("`objective` must be NULL or a single number, not %s",
-                     describe(objective)), sys.call())
+                     describe(objective)), "objective", sys.call())
   }
   if (!is.null(iteration) &&
       (!is.numeric(iteration) || length(iteration) != 1L || is.na(iteration) ||
@@ -36,13 +36,13 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
        iteration > 2^53)) {
     stop_arg(sprintf(paste0("`iteration` must be NULL or a single whole ",
                             "number >= 0, not %s"), describe(iteration)),
-             sys.call())
+             "iteration", sys.call())
   }
   if (identical(kind, c("checkpoint", "final"))) kind <- "checkpoint"
   if (!is.character(kind) || length(kind) != 1L || is.na(kind) ||
       !kind %in% c("checkpoint", "final")) {
     stop_arg(sprintf("`kind` must be \"checkpoint\" or \"final\", not %s",
-                     describe(kind)), sys.call())
+                     describe(kind)), "kind", sys.call())
   }
   if (!is.null(run_id)) {
     check_string(run_id, "run_id")
@@ -52,7 +52,7 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
         !.Call(C_ws_valid_run_id, run_id)) {
       stop_arg(sprintf(paste0("`run_id` must be a run id returned by ",
                               "ws_save(), not \"%s\""),
-                       substr(run_id, 1L, 80L)), sys.call())
+                       substr(run_id, 1L, 80L)), "run_id", sys.call())
     }
   }
   invisible(save_entry(store, key, payload, objective, iteration, kind,
@@ -141,8 +141,8 @@ default_root <- function() {
   opt <- getOption("warmstart.dir")
   if (!is.null(opt)) {
     if (!is.character(opt) || length(opt) != 1L || is.na(opt) || !nzchar(opt)) {
-      stop("option `warmstart.dir` must be a single non-empty string",
-           call. = FALSE)
+      stop_arg("option `warmstart.dir` must be a single non-empty string",
+               "warmstart.dir", NULL)
     }
     return(opt)
   }

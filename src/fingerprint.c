@@ -178,8 +178,8 @@ static const char *path_string(void) {
 
 static void push(step_kind kind, R_xlen_t index, const char *name) {
   if (depth >= MAX_DEPTH)
-    Rf_error("`%s` is nested more than %d levels deep; ws_key() cannot "
-             "hash it", path_string(), MAX_DEPTH);
+    ws_raise_arg(root_name, "`%s` is nested more than %d levels deep; "
+                 "ws_key() cannot hash it", path_string(), MAX_DEPTH);
   path[depth].kind = kind;
   path[depth].index = index;
   path[depth].name = name;
@@ -189,7 +189,7 @@ static void push(step_kind kind, R_xlen_t index, const char *name) {
 static void pop(void) { depth--; }
 
 static void refuse(SEXP x, const char *what) {
-  Rf_error("`%s` is %s, which ws_key() cannot hash (only the environments "
+  ws_raise_arg(root_name, "`%s` is %s, which ws_key() cannot hash (only the environments "
            "of functions and formulas are left out of a key)",
            path_string(), what);
   (void)x;

@@ -19,26 +19,26 @@
 
 static ws_store *store_arg(SEXP x) {
   if (TYPEOF(x) != EXTPTRSXP || !Rf_inherits(x, "ws_store"))
-    Rf_error("`store` must be a warmstart store created by ws_open()");
+    ws_raise_arg("store", "`store` must be a warmstart store created by ws_open()");
   ws_store *s = R_ExternalPtrAddr(x);
   if (s == NULL)
-    Rf_error("`store` is no longer open (was it saved and restored, or "
-             "closed?); open it again with ws_open()");
+    ws_raise_arg("store", "`store` is no longer open (was it saved and "
+                 "restored, or closed?); open it again with ws_open()");
   return s;
 }
 
 static const char *string_arg(SEXP x, const char *what) {
   if (TYPEOF(x) != STRSXP || XLENGTH(x) != 1 || STRING_ELT(x, 0) == NA_STRING)
-    Rf_error("`%s` must be a single non-NA string", what);
+    ws_raise_arg(what, "`%s` must be a single non-NA string", what);
   return CHAR(STRING_ELT(x, 0));
 }
 
 static const char *key_arg(SEXP x) {
   const char *key = string_arg(x, "key");
   if (!ws_valid_key(key))
-    Rf_error("`key` must be %d to %d lowercase hexadecimal characters "
-             "(as made by ws_key()), not \"%.80s\"",
-             WS_KEY_MIN, WS_KEY_MAX, key);
+    ws_raise_arg("key", "`key` must be %d to %d lowercase hexadecimal "
+                 "characters (as made by ws_key()), not \"%.80s\"",
+                 WS_KEY_MIN, WS_KEY_MAX, key);
   return key;
 }
 
@@ -75,7 +75,7 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
   opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
   ws_store *s = NULL;
   ws_error err;
-  if (ws_store_open(path, &opt, &s, &err) != 0) Rf_error("%s", err.msg);
+  if (ws_store_open(path, &opt, &s, &err) != 0) ws_raise(&err);
   /* Wrap before anything else can allocate, so the finalizer owns it. */
   SEXP ptr = PROTECT(R_MakeExternalPtr(s, R_NilValue, R_NilValue));
   R_RegisterCFinalizerEx(ptr, store_finalizer, TRUE);
@@ -117,10 +117,11 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   if (run_id != R_NilValue) {
     rid = string_arg(run_id, "run_id");
     if (!ws_valid_run_id(rid))
-      Rf_error("`run_id` must be a run id returned by ws_save(), such as "
-               "\"r1a2b-17f0c3d2e4a5b6c7\", not \"%.80s\"", rid);
+      ws_raise_arg("run_id", "`run_id` must be a run id returned by ws_save(), "
+                   "such as \"r1a2b-17f0c3d2e4a5b6c7\", not \"%.80s\"", rid);
   }
-  if (TYPEOF(payload) != RAWSXP) Rf_error("`payload` must be a raw vector here");
+  if (TYPEOF(payload) != RAWSXP)
+    ws_raise_arg("payload", "`payload` must be a raw vector here");
   ws_meta m;
   memset(&m, 0, sizeof m);
   m.format = Rf_asLogical(serialized) == TRUE ? WS_FORMAT_RSERIALIZED
@@ -133,7 +134,7 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   if (iteration != R_NilValue) {
     double it = Rf_asReal(iteration);
     if (!R_FINITE(it) || it < 0 || it != floor(it) || it > 9007199254740992.0)
-      Rf_error("`iteration` must be a whole number from 0 to 2^53");
+      ws_raise_arg("iteration", "`iteration` must be a whole number from 0 to 2^53");
     m.has_iteration = 1;
     m.iteration = (uint64_t)it;
   }
@@ -142,13 +143,13 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   if (label != R_NilValue) {
     lab = Rf_translateCharUTF8(STRING_ELT(label, 0));
     if (strlen(lab) > WS_LABEL_MAX)
-      Rf_error("`key` must be at most %d bytes", WS_LABEL_MAX);
+      ws_raise_arg("key", "`key` must be at most %d bytes", WS_LABEL_MAX);
   }
   char out[WS_RUNID_MAX + 1];
   ws_error err;
   if (ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m, lab,
                     out, &err) != 0)
-    Rf_error("%s", err.msg);
+    ws_raise(&err);
   return Rf_mkString(out);
 }
 
@@ -260,7 +261,7 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
   UNPROTECT(a.nprotect);
-  if (rc < 0) Rf_error("%s", err.msg);
+  if (rc < 0) ws_raise(&err);
   if (rc == 0) return R_NilValue;
   SEXP value;
   if (f.cached_value != NULL) {
@@ -319,7 +320,7 @@ SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
   ws_listed *items = NULL;
   size_t n = 0;
   ws_error err;
-  if (ws_store_list(s, k, &items, &n, &err) != 0) Rf_error("%s", err.msg);
+  if (ws_store_list(s, k, &items, &n, &err) != 0) ws_raise(&err);
   /* Park the array in an R raw vector so an allocation error below cannot
    * leak it. */
   SEXP holder = PROTECT(Rf_allocVector(RAWSXP, (R_xlen_t)(n * sizeof *items)));
@@ -384,11 +385,11 @@ SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
   const char *keep = NULL;
   if (keep_run_id != R_NilValue) {
     keep = string_arg(keep_run_id, "run_id");
-    if (!ws_valid_run_id(keep)) Rf_error("`run_id` is not a run id");
+    if (!ws_valid_run_id(keep)) ws_raise_arg("run_id", "`run_id` is not a run id");
   }
   uint64_t removed = 0;
   ws_error err;
-  if (ws_store_remove(s, k, keep, &removed, &err) != 0) Rf_error("%s", err.msg);
+  if (ws_store_remove(s, k, keep, &removed, &err) != 0) ws_raise(&err);
   return Rf_ScalarReal((double)removed);
 }
 
@@ -400,7 +401,7 @@ SEXP C_ws_evict(SEXP store, SEXP verify) {
   ws_error err;
   unsigned flags = WS_SWEEP_FORCE;
   if (Rf_asLogical(verify) == TRUE) flags |= WS_SWEEP_VERIFY;
-  if (ws_store_evict(s, flags, &st, &err) != 0) Rf_error("%s", err.msg);
+  if (ws_store_evict(s, flags, &st, &err) != 0) ws_raise(&err);
   const char *names[] = {"entries", "bytes", "removed", "temps_removed",
                          "corrupt", ""};
   double values[] = {(double)st.entries, (double)st.bytes, (double)st.removed,
@@ -412,7 +413,7 @@ SEXP C_ws_advance_time(SEXP store, SEXP seconds) {
   ws_store *s = store_arg(store);
   double sec = Rf_asReal(seconds);
   if (!R_FINITE(sec) || sec < 0 || sec > 1e9)
-    Rf_error("`seconds` must be a single number from 0 to 1e9");
+    ws_raise_arg("seconds", "`seconds` must be a single number from 0 to 1e9");
   ws_store_advance_clock(s, (uint64_t)llround(sec * 1e9));
   return R_NilValue;
 }
@@ -422,7 +423,7 @@ SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times) {
   int p = Rf_asInteger(point), a = Rf_asInteger(action), t = Rf_asInteger(times);
   if (p <= WS_FAULT_NONE || p >= WS_FAULT_NPOINTS || a < WS_FAULT_REMOVE_DIR ||
       a > WS_FAULT_EXIT || t == NA_INTEGER || t < 0)
-    Rf_error("invalid fault injection");
+    ws_raise_arg("point", "invalid fault injection");
   ws_store_set_fault(s, (ws_fault_point)p, (ws_fault_action)a, t);
   return R_NilValue;
 }
@@ -452,9 +453,11 @@ SEXP C_ws_cache_usage(void) {
 SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
   double e = Rf_asReal(entries), b = Rf_asReal(bytes);
   if (!R_FINITE(e) || e < 0 || e > 1e9)
-    Rf_error("option `warmstart.cache_max_entries` must be a number from 0 to 1e9");
+    ws_raise_arg("warmstart.cache_max_entries",
+                 "option `warmstart.cache_max_entries` must be a number from 0 to 1e9");
   if (ISNAN(b) || b < 0)
-    Rf_error("option `warmstart.cache_max_bytes` must be a number >= 0");
+    ws_raise_arg("warmstart.cache_max_bytes",
+                 "option `warmstart.cache_max_bytes` must be a number >= 0");
   ws_lcache_set_limits((size_t)e, (!R_FINITE(b) || b >= (double)SIZE_MAX)
                                       ? SIZE_MAX : (size_t)b);
   return R_NilValue;

@@ -25,4 +25,10 @@ SEXP C_ws_same_object(SEXP x, SEXP y);
 SEXP C_ws_valid_run_id(SEXP run_id);
 SEXP C_ws_key(SEXP args);
 
+/* errors.c: raise a classed R condition; neither returns. */
+struct ws_error;
+void ws_raise(const struct ws_error *err) __attribute__((noreturn));
+void ws_raise_arg(const char *argument, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+
 #endif

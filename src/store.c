@@ -13,13 +13,39 @@
 
 #include "store_internal.h"
 
+static void error_fill(ws_error *err, ws_error_class cls, int errnum,
+                       const char *fmt, va_list ap) {
+  err->cls = cls;
+  err->errnum = errnum;
+  err->argument[0] = err->path[0] = '\0';
+  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+}
+
 void ws_error_set(ws_error *err, int errnum, const char *fmt, ...) {
   if (err == NULL) return;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+  error_fill(err, WS_ERR_OTHER, errnum, fmt, ap);
   va_end(ap);
-  err->errnum = errnum;
+}
+
+void ws_error_io(ws_error *err, int errnum, const char *path,
+                 const char *fmt, ...) {
+  if (err == NULL) return;
+  va_list ap;
+  va_start(ap, fmt);
+  error_fill(err, WS_ERR_IO, errnum, fmt, ap);
+  va_end(ap);
+  snprintf(err->path, sizeof err->path, "%s", path);
+}
+
+void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...) {
+  if (err == NULL) return;
+  va_list ap;
+  va_start(ap, fmt);
+  error_fill(err, WS_ERR_ARGUMENT, EINVAL, fmt, ap);
+  va_end(ap);
+  snprintf(err->argument, sizeof err->argument, "%s", argument);
 }
 
 /* ---- handles and the per-root shared state ---- */
@@ -67,19 +93,19 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
   struct stat st;
   *out = NULL;
   if (ws_mkdir_p(root, NULL) != 0) {
-    ws_error_set(err, errno, "cannot create store root '%s': %s", root,
+    ws_error_io(err, errno, root, "cannot create store root '%s': %s", root,
                  strerror(errno));
     return -1;
   }
   /* One canonical path per root, so every handle on it shares one state
    * and one set of lookup-cache rows. */
   if (realpath(root, abs) == NULL || stat(abs, &st) != 0) {
-    ws_error_set(err, errno, "cannot resolve store root '%s': %s", root,
+    ws_error_io(err, errno, root, "cannot resolve store root '%s': %s", root,
                  strerror(errno));
     return -1;
   }
   if (!S_ISDIR(st.st_mode)) {
-    ws_error_set(err, ENOTDIR, "store root '%s' is not a directory", root);
+    ws_error_io(err, ENOTDIR, root, "store root '%s' is not a directory", root);
     return -1;
   }
   ws_store *s = calloc(1, sizeof *s);
@@ -148,19 +174,19 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
                   ws_error *err) {
   char dir[PATH_MAX];
   if (!ws_valid_key(key)) {
-    ws_error_set(err, EINVAL, "invalid key '%s'", key);
+    ws_error_arg(err, "key", "invalid key '%s'", key);
     return -1;
   }
   if (run_id != NULL && !ws_valid_run_id(run_id)) {
-    ws_error_set(err, EINVAL, "invalid run id '%s'", run_id);
+    ws_error_arg(err, "run_id", "invalid run id '%s'", run_id);
     return -1;
   }
   if (label != NULL && strlen(label) > WS_LABEL_MAX) {
-    ws_error_set(err, EINVAL, "label longer than %d bytes", WS_LABEL_MAX);
+    ws_error_arg(err, "label", "label longer than %d bytes", WS_LABEL_MAX);
     return -1;
   }
   if (ws_key_dir(s, key, dir) != 0) {
-    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    ws_error_io(err, errno, dir, "store path too long for key '%s'", key);
     return -1;
   }
   /* A new write can change the winner of both lookup modes, and a fresh
@@ -252,7 +278,7 @@ static int read_payload(const char *dir, const ws_scanned *item,
   while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     if (errno == ENOENT) return 0; /* removed since the scan */
-    ws_error_set(err, errno, "cannot read '%s': %s", path, strerror(errno));
+    ws_error_io(err, errno, path, "cannot read '%s': %s", path, strerror(errno));
     return -1;
   }
   struct stat st;
@@ -260,7 +286,7 @@ static int read_payload(const char *dir, const ws_scanned *item,
   if (fstat(fd, &st) != 0) {
     int saved = errno;
     close(fd);
-    ws_error_set(err, saved, "cannot stat '%s': %s", path, strerror(saved));
+    ws_error_io(err, saved, path, "cannot stat '%s': %s", path, strerror(saved));
     return -1;
   }
   ws_stamp_from_fd_stat(&st, &bin_st);
@@ -296,7 +322,7 @@ static int read_payload(const char *dir, const ws_scanned *item,
   close(fd); /* read-only: close cannot lose data */
   if (read_failed != 0 && read_failed != EIO) {
     ws_sha256_free(h);
-    ws_error_set(err, read_failed, "cannot read '%s': %s", path,
+    ws_error_io(err, read_failed, path, "cannot read '%s': %s", path,
                  strerror(read_failed));
     return -1;
   }
@@ -329,11 +355,11 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
   char dir[PATH_MAX];
   memset(out, 0, sizeof *out);
   if (!ws_valid_key(key)) {
-    ws_error_set(err, EINVAL, "invalid key '%s'", key);
+    ws_error_arg(err, "key", "invalid key '%s'", key);
     return -1;
   }
   if (ws_key_dir(s, key, dir) != 0) {
-    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    ws_error_io(err, errno, dir, "store path too long for key '%s'", key);
     return -1;
   }
   uint64_t now = ws_store_now_ns(s);

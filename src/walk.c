@@ -70,7 +70,7 @@ int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
                    entry_list *out, ws_error *err) {
   DIR *d = opendir(s->rs->root);
   if (d == NULL) {
-    ws_error_set(err, errno, "cannot read store root '%s': %s", s->rs->root,
+    ws_error_io(err, errno, s->rs->root, "cannot read store root '%s': %s", s->rs->root,
                  strerror(errno));
     return -1;
   }
@@ -99,7 +99,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
   *n = 0;
   if (key != NULL) {
     if (!ws_valid_key(key)) {
-      ws_error_set(err, EINVAL, "invalid key '%s'", key);
+      ws_error_arg(err, "key", "invalid key '%s'", key);
       return -1;
     }
     rc = collect_key(s, key, now, 0, 0, 0, NULL, &l);
@@ -141,7 +141,7 @@ int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
   if (ws_store_list(s, key, &items, &n, err) != 0) return -1;
   if (ws_key_dir(s, key, dir) != 0) {
     free(items);
-    ws_error_set(err, errno, "store path too long for key '%s'", key);
+    ws_error_io(err, errno, dir, "store path too long for key '%s'", key);
     return -1;
   }
   uint64_t keep_ns = UINT64_MAX;

@@ -173,7 +173,7 @@ fail: {
   if (bin_promoted && !overwrite) (void)unlink(bin_final);
   free(json);
   *retryable = saved == ENOENT;
-  ws_error_set(err, saved, "cannot save entry %s in '%s' (%s): %s", run_id,
+  ws_error_io(err, saved, dir, "cannot save entry %s in '%s' (%s): %s", run_id,
                dir, step, strerror(saved));
   return -1;
 }
@@ -181,7 +181,7 @@ fail_visible: {
   /* The entry is complete and visible; only its durability is in doubt. */
   int saved = errno;
   close(dir_fd);
-  ws_error_set(err, saved, "entry %s in '%s' was written but %s failed: %s",
+  ws_error_io(err, saved, dir, "entry %s in '%s' was written but %s failed: %s",
                run_id, dir, step, strerror(saved));
   return -1;
 }

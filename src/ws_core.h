@@ -15,6 +15,7 @@
 
 #define WS_SCHEMA_VERSION 1
 #define WS_ERRMSG_MAX 1024
+#define WS_ERRPATH_MAX 4096
 #define WS_KEY_MIN 32
 #define WS_KEY_MAX 128
 /* "r" + up to 16 hex digits of pid + "-" + up to 32 hex digits of nanos. */
@@ -23,16 +24,30 @@
 /* Longest entry label, in bytes. */
 #define WS_LABEL_MAX 1024
 
+/* What went wrong, in a form the glue turns into a classed R condition:
+ * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
+ * input (the argument's name), WS_ERR_OTHER anything else (out of memory,
+ * OpenSSL). */
+typedef enum { WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT } ws_error_class;
 typedef struct ws_error {
+  ws_error_class cls;
   int errnum; /* errno of the failing call, 0 when not an OS error */
+  char argument[32];
+  char path[WS_ERRPATH_MAX];
   char msg[WS_ERRMSG_MAX];
 } ws_error;
 
-void ws_error_set(ws_error *err, int errnum, const char *fmt, ...)
 #if defined(__GNUC__)
-    __attribute__((format(printf, 3, 4)))
+#define WS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define WS_PRINTF(f, a)
 #endif
-    ;
+void ws_error_set(ws_error *err, int errnum, const char *fmt, ...)
+    WS_PRINTF(3, 4);
+void ws_error_io(ws_error *err, int errnum, const char *path,
+                 const char *fmt, ...) WS_PRINTF(4, 5);
+void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
+    WS_PRINTF(3, 4);
 
 typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
 /* How the payload bytes are to be read back. Entries written by the Rust
