@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test check-cran check-depends-only sanitize valgrind fuzz clean
+.PHONY: all deps install demo test check-cran check-depends-only sanitize valgrind gctorture fuzz clean
 
 all: test
 
@@ -42,9 +42,13 @@ sanitize: deps
 valgrind: deps
 	@sh tools/valgrind.sh
 
+# Every .Call entry point under gctorture(TRUE): catches a missing PROTECT.
+gctorture: deps
+	@sh tools/gctorture.sh
+
 # libFuzzer targets for the meta parser and the key-dir scan (C core only).
 fuzz:
 	@sh tools/fuzz/run.sh
 
 clean:
-	rm -rf .check .check-depends-only .install .sanitize .valgrind .fuzz src/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .install .sanitize .valgrind .gctorture .fuzz src/*.o src/*.so src/Makevars

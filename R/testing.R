@@ -8,8 +8,8 @@ ws_advance_time <- function(store, seconds) {
 }
 
 fault_points <- c("after_mkdir", "mid_bin_write", "before_bin_rename",
-                  "before_meta_rename", "after_meta_rename")
-fault_actions <- c("remove_dir", "enospc", "exit")
+                  "before_meta_rename", "after_meta_rename", "before_verify")
+fault_actions <- c("remove_dir", "enospc", "exit", "stop")
 
 # Make the next `times` saves on this handle fail (or die, or lose their key
 # dir) at an exact point of the write sequence.
@@ -33,3 +33,7 @@ ws_sweep_state <- function(store) {
   st$adopted_marker <- st$adopted_marker == 1
   st
 }
+
+# This process's host token, as its temp file names carry it: processes with
+# the same token judge each other's liveness by pid (src/names.c).
+ws_host_token <- function() .Call(C_ws_host_token)

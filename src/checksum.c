@@ -2,7 +2,6 @@
  * instructions where they exist, which matters for cold lookups of large
  * payloads (hash while reading). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -65,29 +64,33 @@ int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]) {
   return 0;
 }
 
-int ws_sha256_file_hex(const char *path, char out[WS_CHECKSUM_HEX + 1]) {
-  int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return -1;
+int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes) {
   enum { BUF = 1 << 20 };
   unsigned char *buf = malloc(BUF);
   ws_sha256 *h = ws_sha256_new();
   int rc = (buf == NULL || h == NULL) ? -1 : 0;
+  if (rc != 0) errno = ENOMEM;
+  *bytes = 0;
   while (rc == 0) {
     ssize_t r = read(fd, buf, BUF);
     if (r < 0 && errno == EINTR) continue;
     if (r < 0) rc = -1;
     if (r <= 0) break;
-    if (ws_sha256_update(h, buf, (size_t)r) != 0) rc = -1;
+    *bytes += (uint64_t)r;
+    if (ws_sha256_update(h, buf, (size_t)r) != 0) {
+      rc = -1;
+      errno = EIO;
+    }
   }
   unsigned char md[32];
-  if (rc == 0 && ws_sha256_final(h, md) != 0) rc = -1;
+  if (rc == 0 && ws_sha256_final(h, md) != 0) {
+    rc = -1;
+    errno = EIO;
+  }
   if (rc == 0) ws_hex(md, 32, out);
   int saved = errno;
   ws_sha256_free(h);
   free(buf);
-  close(fd); /* read-only: nothing to lose */
   errno = saved;
   return rc;
 }

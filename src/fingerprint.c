@@ -64,15 +64,29 @@ enum {
 };
 
 /* Elements per chunk when a vector must be converted before hashing
- * (canonical NaN, ALTREP regions, big-endian hosts): 64 KiB of doubles
- * stays in L2 between the conversion and the hash. */
-#define CHUNK 8192
+ * (canonical NaN, ALTREP regions, big-endian hosts): 8 KiB of doubles
+ * stays in L1 between the conversion and the hash. */
+#define CHUNK 1024
 
+#define MAX_DEPTH 2048
+typedef enum { STEP_ELT, STEP_NAME, STEP_ATTR, STEP_FORMALS, STEP_BODY } step_kind;
+typedef struct step {
+  step_kind kind;
+  R_xlen_t index;   /* STEP_ELT: 0-based */
+  const char *name; /* STEP_NAME, STEP_ATTR */
+} step;
+
+/* The state of one ws_key() call. The walk runs R code (deparse() of a
+ * primitive, ALTREP region methods) that may call ws_key() again, and it
+ * can raise an R error (a value we refuse, a failed allocation while
+ * translating a string): so the state is per call, in memory R reclaims
+ * when the call ends however it ends (R_alloc), and the one thing R does
+ * not own, the OpenSSL context, is freed by R_ExecWithCleanup. */
 typedef struct hasher {
   ws_sha256 *h;
   int failed;
   size_t used;
-  unsigned char buf[1 << 14];
+  unsigned char buf[1 << 12];
   union {
     double d[CHUNK];
     int i[CHUNK];
@@ -80,13 +94,13 @@ typedef struct hasher {
     Rbyte r[CHUNK * 8];
     uint64_t u[CHUNK];
   } chunk;
+  /* Where we are in the value, for error messages. */
+  step *path;
+  int depth, path_cap;
+  const char *root_name;
+  char dots[32];
+  char where[1024];
 } hasher;
-
-/* One context for the process, reset per call. The walk can raise an R
- * error (a value we refuse, a failed allocation while translating a
- * string), which longjmps past us: a static context leaks nothing when
- * that happens. R calls us on one thread. Kept off the C stack (~100 KiB). */
-static hasher K;
 
 static void flush(hasher *k) {
   if (k->used > 0 && ws_sha256_update(k->h, k->buf, k->used) != 0) k->failed = 1;
@@ -124,17 +138,6 @@ static void put_bytes(hasher *k, const char *s, size_t n) {
 
 /* ---- where we are in the value, for error messages ---- */
 
-#define MAX_DEPTH 2048
-typedef enum { STEP_ELT, STEP_NAME, STEP_ATTR, STEP_FORMALS, STEP_BODY } step_kind;
-typedef struct step {
-  step_kind kind;
-  R_xlen_t index;   /* STEP_ELT: 0-based */
-  const char *name; /* STEP_NAME, STEP_ATTR */
-} step;
-static step path[MAX_DEPTH];
-static int depth = 0;
-static const char *root_name;
-
 static int syntactic(const char *s) {
   if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || *s == '.'))
     return 0;
@@ -147,12 +150,13 @@ static int syntactic(const char *s) {
 
 /* Renders the path as R code, e.g. model$smooth[[2]] or attr(x, "env");
  * names are cut at 200 bytes and the whole at 1023. */
-static const char *path_string(void) {
-  static char out[1024];
+static const char *path_string(hasher *k) {
+  char *out = k->where;
+  const size_t cap = sizeof k->where;
   char tmp[1300];
-  snprintf(out, sizeof out, "%.200s", root_name);
-  for (int i = 0; i < depth; i++) {
-    const step *p = &path[i];
+  snprintf(out, cap, "%.200s", k->root_name);
+  for (int i = 0; i < k->depth; i++) {
+    const step *p = &k->path[i];
     switch (p->kind) {
     case STEP_ELT:
       snprintf(tmp, sizeof tmp, "%s[[%lld]]", out, (long long)p->index + 1);
@@ -171,28 +175,35 @@ static const char *path_string(void) {
       snprintf(tmp, sizeof tmp, "body(%s)", out);
       break;
     }
-    snprintf(out, sizeof out, "%.1023s", tmp);
+    snprintf(out, cap, "%.1023s", tmp);
   }
   return out;
 }
 
-static void push(step_kind kind, R_xlen_t index, const char *name) {
-  if (depth >= MAX_DEPTH)
-    ws_raise_arg(root_name, "`%s` is nested more than %d levels deep; "
-                 "ws_key() cannot hash it", path_string(), MAX_DEPTH);
-  path[depth].kind = kind;
-  path[depth].index = index;
-  path[depth].name = name;
-  depth++;
+static void push(hasher *k, step_kind kind, R_xlen_t index, const char *name) {
+  if (k->depth >= MAX_DEPTH)
+    ws_raise_arg(k->root_name, "`%s` is nested more than %d levels deep; "
+                 "ws_key() cannot hash it", path_string(k), MAX_DEPTH);
+  if (k->depth == k->path_cap) {
+    /* Grown in R's memory: the old block is reclaimed with the call. */
+    int cap = k->path_cap * 2;
+    step *p = (step *)R_alloc((size_t)cap, sizeof *p);
+    memcpy(p, k->path, (size_t)k->depth * sizeof *p);
+    k->path = p;
+    k->path_cap = cap;
+  }
+  k->path[k->depth].kind = kind;
+  k->path[k->depth].index = index;
+  k->path[k->depth].name = name;
+  k->depth++;
 }
 
-static void pop(void) { depth--; }
+static void pop(hasher *k) { k->depth--; }
 
-static void refuse(SEXP x, const char *what) {
-  ws_raise_arg(root_name, "`%s` is %s, which ws_key() cannot hash (only the environments "
-           "of functions and formulas are left out of a key)",
-           path_string(), what);
-  (void)x;
+static void refuse(hasher *k, const char *what) {
+  ws_raise_arg(k->root_name, "`%s` is %s, which ws_key() cannot hash (only "
+               "the environments of functions and formulas are left out of "
+               "a key)", path_string(k), what);
 }
 
 /* ---- strings ---- */
@@ -249,11 +260,11 @@ static void put_doubles(hasher *k, SEXP x, R_xlen_t n, int complex_parts) {
     if (p != NULL) {
       src = p + off;
     } else if (complex_parts) { /* ALTREP without a data pointer */
-      COMPLEX_GET_REGION(x, off / 2, m / 2, K.chunk.c);
-      src = K.chunk.d;
+      COMPLEX_GET_REGION(x, off / 2, m / 2, k->chunk.c);
+      src = k->chunk.d;
     } else {
-      REAL_GET_REGION(x, off, m, K.chunk.d);
-      src = K.chunk.d;
+      REAL_GET_REGION(x, off, m, k->chunk.d);
+      src = k->chunk.d;
     }
     int special = 0;
     for (R_xlen_t i = 0; i < m; i++) special |= (src[i] != src[i]) | (src[i] == 0);
@@ -275,9 +286,9 @@ static void put_doubles(hasher *k, SEXP x, R_xlen_t n, int complex_parts) {
         u = 0;
       else
         u = double_bits(d);
-      K.chunk.u[i] = to_le64(u);
+      k->chunk.u[i] = to_le64(u);
     }
-    put(k, K.chunk.u, (size_t)m * sizeof(uint64_t));
+    put(k, k->chunk.u, (size_t)m * sizeof(uint64_t));
   }
 }
 
@@ -290,10 +301,10 @@ static void put_ints(hasher *k, SEXP x, R_xlen_t n, int logical) {
       src = p + off;
     } else {
       if (logical)
-        LOGICAL_GET_REGION(x, off, m, K.chunk.i);
+        LOGICAL_GET_REGION(x, off, m, k->chunk.i);
       else
-        INTEGER_GET_REGION(x, off, m, K.chunk.i);
-      src = K.chunk.i;
+        INTEGER_GET_REGION(x, off, m, k->chunk.i);
+      src = k->chunk.i;
     }
     int convert = logical; /* C code can store any nonzero int as TRUE */
 #ifdef WORDS_BIGENDIAN
@@ -306,9 +317,9 @@ static void put_ints(hasher *k, SEXP x, R_xlen_t n, int logical) {
     for (R_xlen_t i = 0; i < m; i++) {
       int v = src[i];
       if (logical && v != NA_LOGICAL) v = v != 0;
-      K.chunk.i[i] = (int)to_le32((uint32_t)v);
+      k->chunk.i[i] = (int)to_le32((uint32_t)v);
     }
-    put(k, K.chunk.i, (size_t)m * sizeof(int));
+    put(k, k->chunk.i, (size_t)m * sizeof(int));
   }
 }
 
@@ -318,11 +329,11 @@ static void put_raw(hasher *k, SEXP x, R_xlen_t n) {
     put(k, p, (size_t)n);
     return;
   }
-  for (R_xlen_t off = 0; off < n; off += (R_xlen_t)sizeof K.chunk.r) {
-    R_xlen_t m = n - off < (R_xlen_t)sizeof K.chunk.r ? n - off
-                                                      : (R_xlen_t)sizeof K.chunk.r;
-    RAW_GET_REGION(x, off, m, K.chunk.r);
-    put(k, K.chunk.r, (size_t)m);
+  for (R_xlen_t off = 0; off < n; off += (R_xlen_t)sizeof k->chunk.r) {
+    R_xlen_t m = n - off < (R_xlen_t)sizeof k->chunk.r ? n - off
+                                                      : (R_xlen_t)sizeof k->chunk.r;
+    RAW_GET_REGION(x, off, m, k->chunk.r);
+    put(k, k->chunk.r, (size_t)m);
   }
 }
 
@@ -334,8 +345,8 @@ static void put_seq(hasher *k, R_xlen_t n) {
   for (R_xlen_t off = 0; off < n; off += CHUNK) {
     R_xlen_t m = n - off < CHUNK ? n - off : CHUNK;
     for (R_xlen_t i = 0; i < m; i++)
-      K.chunk.i[i] = (int)to_le32((uint32_t)(off + i + 1));
-    put(k, K.chunk.i, (size_t)m * sizeof(int));
+      k->chunk.i[i] = (int)to_le32((uint32_t)(off + i + 1));
+    put(k, k->chunk.i, (size_t)m * sizeof(int));
   }
 }
 
@@ -407,9 +418,9 @@ static void put_attributes(hasher *k, SEXP x) {
       put_seq(k, rows);
       continue;
     }
-    push(STEP_ATTR, 0, v[i].name);
+    push(k, STEP_ATTR, 0, v[i].name);
     put_value(k, v[i].value);
-    pop();
+    pop(k);
   }
 }
 
@@ -428,15 +439,15 @@ static void put_node_list(hasher *k, SEXP x) {
   for (SEXP p = x; p != R_NilValue; p = CDR(p), i++) {
     if (TAG(p) == R_NilValue) {
       put_u8(k, 0);
-      push(STEP_ELT, i, NULL);
+      push(k, STEP_ELT, i, NULL);
     } else {
       SEXP nm = PRINTNAME(TAG(p));
       put_u8(k, 1);
       put_charsxp(k, nm);
-      push(STEP_NAME, 0, CHAR(nm));
+      push(k, STEP_NAME, 0, CHAR(nm));
     }
     put_value(k, CAR(p));
-    pop();
+    pop(k);
   }
 }
 
@@ -500,11 +511,11 @@ static void put_value(hasher *k, SEXP x) {
     for (R_xlen_t i = 0; i < n; i++) {
       SEXP nm = TYPEOF(names) == STRSXP ? STRING_ELT(names, i) : NA_STRING;
       if (nm != NA_STRING && CHAR(nm)[0] != '\0')
-        push(STEP_NAME, 0, CHAR(nm));
+        push(k, STEP_NAME, 0, CHAR(nm));
       else
-        push(STEP_ELT, i, NULL);
+        push(k, STEP_ELT, i, NULL);
       put_value(k, VECTOR_ELT(x, i));
-      pop();
+      pop(k);
     }
     return;
   }
@@ -525,12 +536,12 @@ static void put_value(hasher *k, SEXP x) {
      * the function was made, not what it computes. */
     put_header(k, TAG_FUNCTION, x);
     put_u64(k, 2);
-    push(STEP_FORMALS, 0, NULL);
+    push(k, STEP_FORMALS, 0, NULL);
     put_value(k, FORMALS(x));
-    pop();
-    push(STEP_BODY, 0, NULL);
+    pop(k);
+    push(k, STEP_BODY, 0, NULL);
     put_value(k, R_ClosureExpr(x));
-    pop();
+    pop(k);
     return;
   case BUILTINSXP:
   case SPECIALSXP: {
@@ -549,52 +560,52 @@ static void put_value(hasher *k, SEXP x) {
     put_u64(k, 0);
     return;
   case ENVSXP:
-    refuse(x, "an environment");
+    refuse(k, "an environment");
     return;
   case EXTPTRSXP:
-    refuse(x, "an external pointer");
+    refuse(k, "an external pointer");
     return;
   case WEAKREFSXP:
-    refuse(x, "a weak reference");
+    refuse(k, "a weak reference");
     return;
   case BCODESXP:
-    refuse(x, "byte code");
+    refuse(k, "byte code");
     return;
   case PROMSXP:
-    refuse(x, "a promise");
+    refuse(k, "a promise");
     return;
   case DOTSXP:
-    refuse(x, "a `...` object");
+    refuse(k, "a `...` object");
     return;
   default:
-    refuse(x, Rf_type2char(TYPEOF(x)));
+    refuse(k, Rf_type2char(TYPEOF(x)));
   }
 }
 
-SEXP C_ws_key(SEXP args) {
+typedef struct key_call {
+  SEXP args;
+  hasher *k;
+} key_call;
+
+static SEXP key_body(void *data) {
+  key_call *c = data;
+  hasher *k = c->k;
+  SEXP args = c->args;
   R_xlen_t n = XLENGTH(args);
   SEXP names = Rf_getAttrib(args, R_NamesSymbol);
-  hasher *k = &K;
-  if (k->h == NULL && (k->h = ws_sha256_new()) == NULL)
-    Rf_error("cannot start SHA-256 (OpenSSL)");
-  if (ws_sha256_reset(k->h) != 0) Rf_error("cannot start SHA-256 (OpenSSL)");
-  k->failed = 0;
-  k->used = 0;
-  depth = 0;
   put(k, "warmstart-key", 14); /* includes the NUL */
   put_u8(k, KEY_VERSION);
   put_u64(k, (uint64_t)n);
-  char dots[32];
   for (R_xlen_t i = 0; i < n; i++) {
     SEXP nm = names == R_NilValue ? NA_STRING : STRING_ELT(names, i);
     if (nm == NA_STRING || CHAR(nm)[0] == '\0') {
       put_u8(k, 0);
-      snprintf(dots, sizeof dots, "..%lld", (long long)i + 1);
-      root_name = dots;
+      snprintf(k->dots, sizeof k->dots, "..%lld", (long long)i + 1);
+      k->root_name = k->dots;
     } else {
       put_u8(k, 1);
       put_charsxp(k, nm);
-      root_name = CHAR(nm);
+      k->root_name = CHAR(nm);
     }
     put_value(k, VECTOR_ELT(args, i));
   }
@@ -605,4 +616,21 @@ SEXP C_ws_key(SEXP args) {
   char hex[65];
   ws_hex(md, 32, hex);
   return Rf_mkString(hex);
+}
+
+static void key_cleanup(void *data) {
+  key_call *c = data;
+  ws_sha256_free(c->k->h);
+  c->k->h = NULL;
+}
+
+SEXP C_ws_key(SEXP args) {
+  key_call c = {args, (hasher *)R_alloc(1, sizeof(hasher))};
+  memset(c.k, 0, sizeof *c.k);
+  c.k->path_cap = 64;
+  c.k->path = (step *)R_alloc((size_t)c.k->path_cap, sizeof(step));
+  /* The last allocation before the context exists: nothing to leak if it
+   * fails, and R_ExecWithCleanup frees it whatever happens after. */
+  if ((c.k->h = ws_sha256_new()) == NULL) Rf_error("cannot start SHA-256 (OpenSSL)");
+  return R_ExecWithCleanup(key_body, &c, key_cleanup, &c);
 }

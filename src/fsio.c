@@ -1,4 +1,9 @@
-/* Checked system calls: every result is looked at, EINTR is retried. */
+/* Checked system calls: every result is looked at, EINTR is retried, and
+ * nothing below the store's root is reached through a symbolic link (every
+ * open below the root uses O_NOFOLLOW, every stat is an lstat), so a link
+ * planted in the store can neither redirect a read nor a removal outside
+ * it. Files are opened O_NONBLOCK: a FIFO named like an entry must not hang
+ * a lookup, and only regular files are entries. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -9,15 +14,21 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ws_core.h"
+
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
 
 void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out) {
   const struct stat *st = struct_stat;
   out->dev = (uint64_t)st->st_dev;
   out->ino = (uint64_t)st->st_ino;
   out->size = (uint64_t)st->st_size;
+  out->type = (uint32_t)(st->st_mode & S_IFMT);
   out->mtime_s = (int64_t)st->st_mtim.tv_sec;
   out->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
   out->ctime_s = (int64_t)st->st_ctim.tv_sec;
@@ -26,15 +37,32 @@ void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out) {
 
 int ws_stamp_path(const char *path, ws_stamp *out) {
   struct stat st;
-  if (stat(path, &st) != 0) return -1;
+  if (lstat(path, &st) != 0) return -1;
   ws_stamp_from_fd_stat(&st, out);
   return 0;
 }
 
+int ws_stamp_at(int dirfd, const char *name, ws_stamp *out) {
+  struct stat st;
+  if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return -1;
+  ws_stamp_from_fd_stat(&st, out);
+  return 0;
+}
+
+int ws_stamp_fd(int fd, ws_stamp *out) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -1;
+  ws_stamp_from_fd_stat(&st, out);
+  return 0;
+}
+
+int ws_stamp_is_regular(const ws_stamp *s) { return s->type == (uint32_t)S_IFREG; }
+
 int ws_stamp_equal(const ws_stamp *a, const ws_stamp *b) {
   return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-         a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
-         a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns;
+         a->type == b->type && a->mtime_s == b->mtime_s &&
+         a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s &&
+         a->ctime_ns == b->ctime_ns;
 }
 
 /* A stamp proves "unchanged" only once the file's clock has moved past it.
@@ -52,6 +80,8 @@ int ws_stamp_settled(const ws_stamp *s, uint64_t real_now_ns) {
                                                         : 50000000LL;
   return (int64_t)real_now_ns - latest > tick;
 }
+
+int64_t ws_stamp_mtime_s(const ws_stamp *s) { return s->mtime_s; }
 
 int ws_write_all(int fd, const void *buf, size_t n) {
   const char *p = buf;
@@ -79,10 +109,15 @@ int ws_fsync_fd_dir(int fd) {
   return (errno == EINVAL || errno == ENOTSUP) ? 0 : -1;
 }
 
-int ws_fsync_dir(const char *path) {
+static int open_retry(const char *path, int flags) {
   int fd;
-  do fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  do fd = open(path, flags);
   while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+int ws_fsync_dir(const char *path) {
+  int fd = open_retry(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;
   int rc = ws_fsync_fd_dir(fd);
   int saved = errno;
@@ -91,37 +126,128 @@ int ws_fsync_dir(const char *path) {
   return rc;
 }
 
-/* The lock calls fail this way where a filesystem has no locks. */
+int ws_open_dir(const char *path) {
+  return open_retry(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int ws_open_regular_at(int dirfd, const char *name, ws_stamp *st) {
+  int fd;
+  do fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  ws_stamp local;
+  if (st == NULL) st = &local;
+  if (ws_stamp_fd(fd, st) != 0 || !ws_stamp_is_regular(st)) {
+    int saved = ws_stamp_is_regular(st) ? errno : EINVAL;
+    close(fd); /* read-only: nothing to lose */
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
+int ws_read_fully(int fd, void *buf, size_t n, size_t *got) {
+  char *p = buf;
+  *got = 0;
+  while (*got < n) {
+    size_t want = n - *got > (1u << 30) ? (1u << 30) : n - *got;
+    ssize_t r = read(fd, p + *got, want);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -1;
+    if (r == 0) return 0; /* end of file before n bytes */
+    *got += (size_t)r;
+  }
+  return 0;
+}
+
+char *ws_read_small_at(int dirfd, const char *name, size_t max, size_t *len,
+                       ws_stamp *st) {
+  int fd = ws_open_regular_at(dirfd, name, st);
+  if (fd < 0) return NULL;
+  if (st->size > max) { /* larger than any meta we write: not ours */
+    close(fd);
+    errno = EFBIG;
+    return NULL;
+  }
+  char *buf = malloc((size_t)st->size + 1);
+  if (buf == NULL) {
+    close(fd);
+    errno = ENOMEM;
+    return NULL;
+  }
+  size_t got = 0;
+  int rc = ws_read_fully(fd, buf, (size_t)st->size, &got);
+  int saved = errno;
+  close(fd); /* read-only descriptor: nothing to lose on close */
+  if (rc != 0 || got != st->size) {
+    /* A short read is not the file's content: the caller must not judge
+     * the entry by it (EAGAIN: it changed under us, look again). */
+    free(buf);
+    errno = rc != 0 ? saved : EAGAIN;
+    return NULL;
+  }
+  buf[got] = '\0';
+  *len = got;
+  return buf;
+}
+
+/* ---- locks on key dirs ----
+ * A writer holds a shared lock on its key dir from its mkdir to the end of
+ * its save (the pin); whoever removes things that a writer may be about to
+ * replace (an empty key dir, an entry judged corrupt or abandoned) first
+ * takes an exclusive lock without waiting, and leaves things alone when a
+ * writer holds the dir. Where a filesystem has no locks, both go ahead
+ * unlocked and the writer's retry is what remains. */
+
+/* The lock calls fail this way where a filesystem has no locks (EBADF:
+ * NFS emulates flock with POSIX locks, whose exclusive form needs a file
+ * open for writing, which a directory cannot be). */
 static int locks_unsupported(int err) {
-  return err == ENOLCK || err == EOPNOTSUPP || err == EINVAL;
+  return err == ENOLCK || err == EOPNOTSUPP || err == EINVAL || err == EBADF;
 }
 
 /* The directory open on fd is still the one the path names (not removed,
  * not replaced by another made under the same name). */
 static int fd_is_path(int fd, const char *path) {
   struct stat held, named;
-  return fstat(fd, &held) == 0 && held.st_nlink > 0 && stat(path, &named) == 0 &&
-         held.st_dev == named.st_dev && held.st_ino == named.st_ino;
+  return fstat(fd, &held) == 0 && held.st_nlink > 0 &&
+         lstat(path, &named) == 0 && held.st_dev == named.st_dev &&
+         held.st_ino == named.st_ino;
 }
 
-/* Opens an existing directory and takes a shared lock on it, so that a
- * sibling's sweep (ws_rmdir_unpinned) cannot remove it while we are about to
- * put a file in it: an empty key dir is removable, and the window between
- * our mkdir and our first temp is exactly where gam#868 lost saves. (The
- * writer holds the pin to the end of its save, and fsyncs the dir with it.) Returns
- * the fd, or -1 with errno ENOENT when the dir is gone (or was replaced)
- * by the time we held the lock: the caller creates it again. */
-int ws_dir_pin(const char *path) {
-  int fd;
-  do fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
+static void nap_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* A shared lock, waited for in slices so that the caller's poll can stop
+ * the wait (an R interrupt), and at most WS_LOCK_WAIT_MS in all. */
+static int lock_shared(int fd, ws_poll_fn poll, void *poll_ctx) {
+  long waited = 0, slice = 1;
+  for (;;) {
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) return 0;
+    if (errno == EINTR) continue;
+    if (locks_unsupported(errno)) return 0;
+    if (errno != EWOULDBLOCK) return -1;
+    if (poll != NULL && poll(poll_ctx) != 0) {
+      errno = EINTR;
+      return -1;
+    }
+    if (waited >= WS_LOCK_WAIT_MS) {
+      errno = ETIMEDOUT;
+      return -1;
+    }
+    nap_ms(slice);
+    waited += slice;
+    if (slice < 50) slice *= 2;
+  }
+}
+
+int ws_dir_pin(const char *path, ws_poll_fn poll, void *poll_ctx) {
+  int fd = ws_open_dir(path);
   if (fd < 0) return -1;
-  int rc;
-  do rc = flock(fd, LOCK_SH);
-  while (rc != 0 && errno == EINTR);
-  /* Without locks (some network filesystems) we pin nothing, and the
-   * caller's retry is what remains. */
-  if (rc != 0 && !locks_unsupported(errno)) {
+  if (lock_shared(fd, poll, poll_ctx) != 0) {
     int saved = errno;
     close(fd);
     errno = saved;
@@ -136,13 +262,24 @@ int ws_dir_pin(const char *path) {
   return fd;
 }
 
+int ws_dir_lock_exclusive(int fd) {
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+  if (locks_unsupported(errno)) return 0;
+  if (errno == EWOULDBLOCK || errno == EINTR) errno = EBUSY;
+  return -1;
+}
+
+void ws_dir_unlock(int fd) {
+  /* Closing the descriptor releases the lock too; this is for callers that
+   * keep the fd. A failure leaves a lock that the close releases. */
+  (void)flock(fd, LOCK_UN);
+}
+
 int ws_rmdir_unpinned(const char *path) {
-  int fd;
-  do fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
+  int fd = ws_open_dir(path);
   if (fd < 0) return -1;
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0 && !locks_unsupported(errno)) {
-    close(fd); /* a writer holds it (EWOULDBLOCK): it is about to fill it */
+  if (ws_dir_lock_exclusive(fd) != 0) {
+    close(fd); /* a writer holds it: it is about to fill it */
     errno = EBUSY;
     return -1;
   }
@@ -158,8 +295,24 @@ int ws_rmdir_unpinned(const char *path) {
   return rc;
 }
 
+/* Sync the directory holding `path` (made durable: the entry naming it). */
+static int fsync_parent(const char *path) {
+  char parent[PATH_MAX];
+  size_t n = strlen(path);
+  while (n > 1 && path[n - 1] == '/') n--;
+  while (n > 0 && path[n - 1] != '/') n--;
+  if (n == 0) return ws_fsync_dir(".");
+  if (n > 1) n--; /* drop the slash, but keep "/" itself */
+  if (n >= sizeof parent) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  memcpy(parent, path, n);
+  parent[n] = '\0';
+  return ws_fsync_dir(parent);
+}
 
-int ws_mkdir_p(const char *path, int *created_leaf) {
+int ws_mkdir_p(const char *path, int durable, int *created_leaf) {
   char buf[PATH_MAX];
   size_t n = strlen(path);
   if (created_leaf) *created_leaf = 0;
@@ -172,7 +325,8 @@ int ws_mkdir_p(const char *path, int *created_leaf) {
    * a directory next (ENOTDIR) or stat it. */
   if (mkdir(path, 0777) == 0) {
     if (created_leaf) *created_leaf = 1;
-    return 0;
+    /* A new directory survives a crash only once its parent is synced. */
+    return durable ? fsync_parent(path) : 0;
   }
   if (errno == EEXIST) return 0;
   if (errno != ENOENT) return -1;
@@ -184,6 +338,7 @@ int ws_mkdir_p(const char *path, int *created_leaf) {
     buf[i] = '\0';
     if (mkdir(buf, 0777) == 0) {
       if (i == n && created_leaf) *created_leaf = 1;
+      if (durable && fsync_parent(buf) != 0) return -1;
     } else if (errno != EEXIST) {
       return -1;
     } else {
@@ -204,7 +359,7 @@ int ws_mkdir_p(const char *path, int *created_leaf) {
 static int is_zombie(long pid) {
   char path[64], buf[512];
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  int fd = open_retry(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd); /* read-only: nothing to lose */
@@ -223,43 +378,6 @@ int ws_pid_alive(long pid) {
   return errno == EPERM; /* it exists, it is just not ours to signal */
 }
 
-char *ws_read_small_file(const char *path, size_t max, size_t *len) {
-  int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
-  if (fd < 0) return NULL;
-  char *buf = malloc(max + 1);
-  size_t got = 0;
-  if (buf == NULL) {
-    close(fd);
-    errno = ENOMEM;
-    return NULL;
-  }
-  for (;;) {
-    ssize_t r = read(fd, buf + got, max + 1 - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      int saved = errno;
-      free(buf);
-      close(fd);
-      errno = saved;
-      return NULL;
-    }
-    if (r == 0) break;
-    got += (size_t)r;
-    if (got > max) { /* larger than any meta we write: not ours */
-      free(buf);
-      close(fd);
-      errno = EFBIG;
-      return NULL;
-    }
-  }
-  close(fd); /* read-only descriptor: nothing to lose on close */
-  buf[got] = '\0';
-  *len = got;
-  return buf;
-}
-
 int ws_join(char *out, size_t cap, const char *dir, const char *name) {
   int n = snprintf(out, cap, "%s/%s", dir, name);
   if (n < 0 || (size_t)n >= cap) {
@@ -268,4 +386,3 @@ int ws_join(char *out, size_t cap, const char *dir, const char *name) {
   }
   return 0;
 }
-

@@ -3,7 +3,9 @@
  * rest), and an R error is raised only after the core has returned and
  * released everything it held. */
 #include <math.h>
+#include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -51,6 +53,60 @@ static SEXP named_numbers(const char **names, const double *values) {
   return out;
 }
 
+/* ---- interrupts while the core waits ----
+ * The core waits for a key dir's lock in slices and asks, between them,
+ * whether to stop. Answering must not longjmp through the core (it holds
+ * descriptors), so the check runs under R_UnwindProtect: an interrupt
+ * unwinds only to here, the core is told to stop, cleans up and returns,
+ * and the glue then continues the interrupt where it was cut off. */
+
+typedef struct interrupt_check {
+  SEXP token; /* R_MakeUnwindCont(), protected by the caller */
+  jmp_buf back;
+  int interrupted;
+  ws_store *store;
+  ws_poll_fn saved_poll; /* a nested call (R code run by the event loop) */
+  void *saved_ctx;
+} interrupt_check;
+
+static SEXP check_body(void *data) {
+  (void)data;
+  R_CheckUserInterrupt();
+  return R_NilValue;
+}
+
+static void check_unwound(void *data, Rboolean jump) {
+  if (jump) longjmp(((interrupt_check *)data)->back, 1);
+}
+
+static int poll_interrupt(void *ctx) {
+  interrupt_check *ic = ctx;
+  if (ic->interrupted) return 1;
+  if (setjmp(ic->back) != 0) {
+    ic->interrupted = 1;
+    return 1;
+  }
+  R_UnwindProtect(check_body, NULL, check_unwound, ic, ic->token);
+  return 0;
+}
+
+/* Arms the check on s for one core call; the token is protected (one
+ * PROTECT) until interrupt_check_end(). */
+static void interrupt_check_begin(interrupt_check *ic, ws_store *s) {
+  ic->token = PROTECT(R_MakeUnwindCont());
+  ic->interrupted = 0;
+  ic->store = s;
+  ws_store_get_poll(s, &ic->saved_poll, &ic->saved_ctx);
+  ws_store_set_poll(s, poll_interrupt, ic);
+}
+
+/* Disarms it; continues an interrupt the core stopped for. */
+static void interrupt_check_end(interrupt_check *ic) {
+  ws_store_set_poll(ic->store, ic->saved_poll, ic->saved_ctx);
+  if (ic->interrupted) R_ContinueUnwind(ic->token);
+  UNPROTECT(1);
+}
+
 /* ---- open ---- */
 
 static void store_finalizer(SEXP ptr) {
@@ -73,14 +129,16 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
                    ? 0 : (uint64_t)llround(t * 1e9);
   opt.durable = Rf_asLogical(durable) == TRUE;
   opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
-  ws_store *s = NULL;
-  ws_error err;
-  if (ws_store_open(path, &opt, &s, &err) != 0) ws_raise(&err);
-  /* Wrap before anything else can allocate, so the finalizer owns it. */
-  SEXP ptr = PROTECT(R_MakeExternalPtr(s, R_NilValue, R_NilValue));
+  /* Every R allocation first: once the core has opened the store, nothing
+   * may longjmp before the finalizer owns the handle. */
+  SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, R_NilValue, R_NilValue));
   R_RegisterCFinalizerEx(ptr, store_finalizer, TRUE);
   SEXP cls = PROTECT(Rf_mkString("ws_store"));
   Rf_setAttrib(ptr, R_ClassSymbol, cls);
+  ws_store *s = NULL;
+  ws_error err;
+  if (ws_store_open(path, &opt, &s, &err) != 0) ws_raise(&err);
+  R_SetExternalPtrAddr(ptr, s);
   UNPROTECT(2);
   return ptr;
 }
@@ -147,9 +205,12 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   }
   char out[WS_RUNID_MAX + 1];
   ws_error err;
-  if (ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m, lab,
-                    out, &err) != 0)
-    ws_raise(&err);
+  interrupt_check ic;
+  interrupt_check_begin(&ic, s);
+  int rc = ws_store_save(s, k, rid, RAW(payload), (size_t)XLENGTH(payload), &m,
+                         lab, out, &err);
+  interrupt_check_end(&ic);
+  if (rc != 0) ws_raise(&err);
   return Rf_mkString(out);
 }
 
@@ -225,6 +286,71 @@ static SEXP unserialize_body(void *data) {
 
 static void release_sexp(void *value) { R_ReleaseObject((SEXP)value); }
 
+/* Whether a value holds something shared by reference: an environment
+ * (other than the global, base and empty environments, namespaces and
+ * package environments, which serialize as references to this session's
+ * own), an external pointer or a weak reference. A caller who changes
+ * such a thing changes it for everyone holding the value, so a value
+ * that holds one is never handed out twice from the lookup cache: it is
+ * cached as its verified bytes and decoded afresh at each lookup. Too
+ * deep to walk (a very long pairlist is walked along, not into) counts as
+ * holding one. */
+#define REF_WALK_MAX_DEPTH 10000
+
+static int special_env(SEXP env) {
+  return env == R_GlobalEnv || env == R_BaseEnv || env == R_EmptyEnv ||
+         R_IsNamespaceEnv(env) || R_IsPackageEnv(env) || env == R_BaseNamespace;
+}
+
+static int holds_reference(SEXP x, int depth) {
+  if (depth > REF_WALK_MAX_DEPTH) return 1;
+  for (;;) {
+    if (x == R_NilValue) return 0;
+    if (ATTRIB(x) != R_NilValue && TYPEOF(x) != CHARSXP &&
+        holds_reference(ATTRIB(x), depth + 1))
+      return 1;
+    switch (TYPEOF(x)) {
+    case ENVSXP:
+      return !special_env(x);
+    case EXTPTRSXP:
+    case WEAKREFSXP:
+      return 1;
+    case VECSXP:
+    case EXPRSXP:
+      for (R_xlen_t i = 0; i < XLENGTH(x); i++)
+        if (holds_reference(VECTOR_ELT(x, i), depth + 1)) return 1;
+      return 0;
+    case CLOSXP:
+      if (holds_reference(FORMALS(x), depth + 1) ||
+          holds_reference(R_ClosureExpr(x), depth + 1))
+        return 1;
+      x = CLOENV(x);
+      continue;
+    case PROMSXP:
+      return 1; /* not a value a lookup should hand out twice */
+    case LISTSXP:
+    case LANGSXP:
+    case DOTSXP:
+      if (holds_reference(CAR(x), depth + 1) || holds_reference(TAG(x), depth + 1))
+        return 1;
+      x = CDR(x);
+      continue;
+    default:
+      return 0;
+    }
+  }
+}
+
+/* The lookup cache's stand-in for a value decoded at each lookup: its
+ * verified serialized bytes in an external pointer's protected slot (no
+ * cached value is otherwise an external pointer: one that holds one is
+ * never cached as a value). */
+static SEXP encoded_value(SEXP bytes) {
+  return R_MakeExternalPtr(NULL, R_NilValue, bytes);
+}
+
+static int is_encoded_value(SEXP v) { return TYPEOF(v) == EXTPTRSXP; }
+
 static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
   const char *names[] = {"payload", "objective", "iteration", "kind",
                          "written", "run_id",    "bytes",     "key", ""};
@@ -251,6 +377,14 @@ static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
   return e;
 }
 
+/* The value of a verified R-serialized payload; R_NilValue (and *failed)
+ * when the bytes are not a readable serialization. */
+static SEXP decode(SEXP bytes, int *failed) {
+  *failed = 0;
+  return R_tryCatchError(unserialize_body, bytes, error_to_null, failed);
+}
+
+
 SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
@@ -263,38 +397,46 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   UNPROTECT(a.nprotect);
   if (rc < 0) ws_raise(&err);
   if (rc == 0) return R_NilValue;
-  SEXP value;
   if (f.cached_value != NULL) {
-    value = (SEXP)f.cached_value;
-  } else {
-    value = a.vec; /* the last allocation is the verified payload */
+    SEXP value = (SEXP)f.cached_value;
+    /* Decoded before, so an error here is R's (memory), not the entry's:
+     * it propagates, and nothing is held. */
+    if (is_encoded_value(value))
+      value = unserialize_body(R_ExternalPtrProtected(value));
     PROTECT(value);
-    if (f.meta.format == WS_FORMAT_RSERIALIZED) {
-      /* Only now, with the checksum verified, are the bytes unserialized. */
-      int failed = 0;
-      SEXP obj = R_tryCatchError(unserialize_body, value, error_to_null, &failed);
-      if (failed) {
-        ws_store_discard(s, k, f.run_id);
-        UNPROTECT(1);
-        Rf_warning("removed entry %s of key %s: its payload passed the "
-                   "checksum but is not a readable R serialization",
-                   f.run_id, k);
-        return R_NilValue;
-      }
-      UNPROTECT(1);
-      value = PROTECT(obj);
-    }
-    /* The cache hands this very object to later lookups: any change a
-     * caller makes must copy it first. */
-    MARK_NOT_MUTABLE(value);
-    R_PreserveObject(value);
-    ws_store_cache_put(s, k, mode, &f, value, (size_t)f.meta.payload_bytes,
-                       release_sexp);
+    SEXP out = make_entry(value, &f, k);
     UNPROTECT(1);
+    return out;
   }
-  PROTECT(value);
+  SEXP bytes = PROTECT(a.vec); /* the last allocation: the verified payload */
+  SEXP value = bytes, cached = bytes;
+  int nprot = 1, failed = 0;
+  if (f.meta.format == WS_FORMAT_RSERIALIZED) {
+    /* Only now, with the checksum verified, are the bytes unserialized. */
+    value = PROTECT(decode(bytes, &failed));
+    nprot++;
+    if (failed) {
+      ws_store_discard(s, k, f.run_id);
+      UNPROTECT(nprot);
+      Rf_warning("removed entry %s of key %s: its payload passed the "
+                 "checksum but is not a readable R serialization",
+                 f.run_id, k);
+      return R_NilValue;
+    }
+    cached = value;
+    if (holds_reference(value, 0)) {
+      cached = PROTECT(encoded_value(bytes));
+      nprot++;
+    }
+  }
+  /* The cache hands this very object to later lookups: any change a caller
+   * makes must copy it first. */
+  MARK_NOT_MUTABLE(cached);
+  R_PreserveObject(cached);
+  ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
+                     release_sexp);
   SEXP out = make_entry(value, &f, k);
-  UNPROTECT(1);
+  UNPROTECT(nprot);
   return out;
 }
 
@@ -311,28 +453,29 @@ static SEXP posixct(SEXP x) {
 
 /* A list of columns (key, run_id, kind, objective, iteration, written,
  * bytes, disk_bytes and, with labels, label); the R side makes it a data
- * frame. The core's array is copied into R vectors and freed before any
- * R allocation could fail: allocation errors longjmp. */
-SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
-  ws_store *s = store_arg(store);
-  const char *k = key == R_NilValue ? NULL : key_arg(key);
-  int with_labels = Rf_asLogical(labels) == TRUE;
-  ws_listed *items = NULL;
-  size_t n = 0;
-  ws_error err;
-  if (ws_store_list(s, k, &items, &n, &err) != 0) ws_raise(&err);
-  /* Park the array in an R raw vector so an allocation error below cannot
-   * leak it. */
-  SEXP holder = PROTECT(Rf_allocVector(RAWSXP, (R_xlen_t)(n * sizeof *items)));
-  if (n > 0) memcpy(RAW(holder), items, n * sizeof *items);
-  free(items);
-  const ws_listed *it = (const ws_listed *)RAW(holder);
+ * frame. The core's array is freed by R_ExecWithCleanup whether building
+ * the columns returns or longjmps (an allocation error). */
+typedef struct list_ctx {
+  ws_store *store;
+  ws_listed *items;
+  size_t n;
+  int with_labels;
+} list_ctx;
+
+static void free_list_items(void *data) {
+  list_ctx *c = data;
+  free(c->items);
+  c->items = NULL;
+}
+
+static SEXP list_columns(void *data) {
+  const list_ctx *c = data;
   const char *names[] = {"key",     "run_id", "kind",       "objective",
                          "iteration", "written", "bytes", "disk_bytes",
                          "label",   ""};
-  if (!with_labels) names[8] = "";
+  if (!c->with_labels) names[8] = "";
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
-  R_xlen_t m = (R_xlen_t)n;
+  R_xlen_t m = (R_xlen_t)c->n;
   SEXP col_key = Rf_allocVector(STRSXP, m);
   SET_VECTOR_ELT(out, 0, col_key);
   SEXP col_run = Rf_allocVector(STRSXP, m);
@@ -344,19 +487,20 @@ SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
   SEXP col_it = Rf_allocVector(REALSXP, m);
   SET_VECTOR_ELT(out, 4, col_it);
   SEXP col_written = Rf_allocVector(REALSXP, m);
-  SET_VECTOR_ELT(out, 5, posixct(col_written));
+  SET_VECTOR_ELT(out, 5, col_written);
+  posixct(col_written);
   SEXP col_bytes = Rf_allocVector(REALSXP, m);
   SET_VECTOR_ELT(out, 6, col_bytes);
   SEXP col_disk = Rf_allocVector(REALSXP, m);
   SET_VECTOR_ELT(out, 7, col_disk);
   SEXP col_label = R_NilValue;
-  if (with_labels) {
+  if (c->with_labels) {
     col_label = Rf_allocVector(STRSXP, m);
     SET_VECTOR_ELT(out, 8, col_label);
   }
-  static char label[WS_LABEL_MAX + 1];
+  char *label = R_alloc(WS_LABEL_MAX + 1, 1);
   for (R_xlen_t i = 0; i < m; i++) {
-    it = (const ws_listed *)RAW(holder) + i;
+    const ws_listed *it = &c->items[i];
     const ws_meta *meta = &it->meta;
     SET_STRING_ELT(col_key, i, Rf_mkChar(it->key));
     SET_STRING_ELT(col_run, i, Rf_mkChar(it->run_id));
@@ -368,15 +512,23 @@ SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
                            (double)meta->written_nanos / 1e9;
     REAL(col_bytes)[i] = (double)meta->payload_bytes;
     REAL(col_disk)[i] = (double)it->disk_bytes;
-    if (with_labels) {
+    if (c->with_labels) {
       SEXP lab = NA_STRING;
-      if (ws_store_label(s, it->key, it->run_id, label, sizeof label))
+      if (ws_store_label(c->store, it->key, it->run_id, label, WS_LABEL_MAX + 1))
         lab = Rf_mkCharCE(label, CE_UTF8);
       SET_STRING_ELT(col_label, i, lab);
     }
   }
-  UNPROTECT(2);
+  UNPROTECT(1);
   return out;
+}
+
+SEXP C_ws_list(SEXP store, SEXP key, SEXP labels) {
+  list_ctx c = {store_arg(store), NULL, 0, Rf_asLogical(labels) == TRUE};
+  const char *k = key == R_NilValue ? NULL : key_arg(key);
+  ws_error err;
+  if (ws_store_list(c.store, k, &c.items, &c.n, &err) != 0) ws_raise(&err);
+  return R_ExecWithCleanup(list_columns, &c, free_list_items, &c);
 }
 
 SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
@@ -422,7 +574,7 @@ SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times) {
   ws_store *s = store_arg(store);
   int p = Rf_asInteger(point), a = Rf_asInteger(action), t = Rf_asInteger(times);
   if (p <= WS_FAULT_NONE || p >= WS_FAULT_NPOINTS || a < WS_FAULT_REMOVE_DIR ||
-      a > WS_FAULT_EXIT || t == NA_INTEGER || t < 0)
+      a > WS_FAULT_STOP || t == NA_INTEGER || t < 0)
     ws_raise_arg("point", "invalid fault injection");
   ws_store_set_fault(s, (ws_fault_point)p, (ws_fault_action)a, t);
   return R_NilValue;
@@ -475,3 +627,5 @@ SEXP C_ws_valid_run_id(SEXP run_id) {
 }
 
 SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }
+
+SEXP C_ws_host_token(void) { return Rf_mkString(ws_host_token()); }

@@ -2,6 +2,8 @@
  * is built from it, so nothing a caller passes can reach outside the root. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +35,6 @@ int ws_valid_run_id(const char *s) {
   return ns_len >= 1 && ns_len <= 32 && t[ns_len] == '\0';
 }
 
-long ws_run_id_pid(const char *run_id) {
-  /* Only called on valid run ids; a pid too large for a long is no live
-   * process of ours, so it reads as -1 (dead). */
-  errno = 0;
-  char *end = NULL;
-  unsigned long long v = strtoull(run_id + 1, &end, 16);
-  if (errno != 0 || end == NULL || *end != '-' || v > LONG_MAX) return -1;
-  return (long)v;
-}
-
 static int parse_decimal(const char **p, long *out) {
   const char *s = *p;
   size_t n = 0;
@@ -59,15 +51,15 @@ static int parse_decimal(const char **p, long *out) {
 }
 
 int ws_parse_temp_name(const char *name, ws_temp_name *out) {
-  /* <runid>.<bin|json>.tmp.<pid>.<nonce>.<attempt>.<host>; the Rust store
-   * writes the same without the host, which then counts as this host. */
+  /* <runid>.<bin|json>.tmp.<pid>.<nonce>.<attempt>.<host token>; the Rust
+   * store writes the same without the token. */
   const char *tmp = strstr(name, ".tmp.");
   if (tmp == NULL) return 0;
   memset(out, 0, sizeof *out);
   const char *p = tmp + 5;
   if (parse_decimal(&p, &out->pid) != 0) return 0;
   if (*p != '\0' && *p != '.') return 0;
-  /* Skip nonce and attempt; whatever follows them is the host. */
+  /* Skip nonce and attempt; whatever follows them is the host token. */
   for (int field = 0; field < 2 && *p == '.'; field++) {
     long ignored;
     const char *q = p + 1;
@@ -91,23 +83,43 @@ int ws_parse_temp_name(const char *name, ws_temp_name *out) {
   return 1;
 }
 
-const char *ws_hostname(void) {
-  /* Cached: the host does not change under a running process (a fork keeps
-   * it). Characters that could not stand in a file name are replaced. */
-  static char host[65];
-  static int done = 0;
-  if (!done) {
-    char buf[256];
-    if (gethostname(buf, sizeof buf) != 0) buf[0] = '\0';
-    buf[sizeof buf - 1] = '\0';
-    size_t n = 0;
-    for (; buf[n] != '\0' && n < sizeof host - 1; n++) {
-      unsigned char c = (unsigned char)buf[n];
-      host[n] = (isalnum(c) || c == '-' || c == '_' || c == '.') ? (char)c : '_';
-    }
-    if (n == 0) host[n++] = '_';
-    host[n] = '\0';
-    done = 1;
+/* Up to cap-1 bytes of a small text file, trailing white space cut; "" when
+ * it cannot be read (the system lacks it). */
+static void read_token_file(const char *path, char *buf, size_t cap) {
+  buf[0] = '\0';
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, cap - 1);
+  close(fd); /* read-only: nothing to lose */
+  if (n < 0) n = 0;
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
+  buf[n] = '\0';
+}
+
+const char *ws_host_token(void) {
+  /* Who may judge a writer by its pid: only a process that sees the same
+   * processes. That is one kernel run (boot id) and one pid namespace:
+   * containers on one machine often share the hostname but not their
+   * pids, and a pid that is dead in ours may be a live writer in theirs.
+   * The hostname is mixed in for systems without /proc. Cached: a fork
+   * keeps all three (a process that enters a new pid namespace execs). */
+  static char token[WS_HOST_TOKEN_LEN + 1];
+  if (token[0] != '\0') return token;
+  char host[256], boot[64], pidns[64], text[400];
+  if (gethostname(host, sizeof host) != 0) host[0] = '\0';
+  host[sizeof host - 1] = '\0';
+  read_token_file("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
+  ssize_t n = readlink("/proc/self/ns/pid", pidns, sizeof pidns - 1);
+  pidns[n > 0 ? n : 0] = '\0';
+  int len = snprintf(text, sizeof text, "%s%c%s%c%s", host, 0, boot, 0, pidns);
+  char hex[WS_CHECKSUM_HEX + 1];
+  if (len < 0 || ws_sha256_hex(text, (size_t)len, hex) != 0) {
+    /* Without a hash every name would share one token: refuse to judge
+     * anyone by pid instead (a token nobody else has). */
+    snprintf(token, sizeof token, "%0*lx", WS_HOST_TOKEN_LEN, (long)getpid());
+    return token;
   }
-  return host;
+  memcpy(token, hex, WS_HOST_TOKEN_LEN);
+  token[WS_HOST_TOKEN_LEN] = '\0';
+  return token;
 }

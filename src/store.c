@@ -3,6 +3,7 @@
  * comment says why. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -92,7 +93,7 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
   char abs[PATH_MAX];
   struct stat st;
   *out = NULL;
-  if (ws_mkdir_p(root, NULL) != 0) {
+  if (ws_mkdir_p(root, opt->durable, NULL) != 0) {
     ws_error_io(err, errno, root, "cannot create store root '%s': %s", root,
                  strerror(errno));
     return -1;
@@ -132,6 +133,40 @@ void ws_store_advance_clock(ws_store *s, uint64_t ns) { s->clock_offset_ns += ns
 
 uint64_t ws_store_now_ns(const ws_store *s) {
   return ws_real_now_ns() + s->clock_offset_ns;
+}
+
+void ws_store_set_poll(ws_store *s, ws_poll_fn poll, void *ctx) {
+  s->poll = poll;
+  s->poll_ctx = ctx;
+}
+
+void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx) {
+  *poll = s->poll;
+  *ctx = s->poll_ctx;
+}
+
+/* 0 to go on; -1 with errno set when the injected fault fails this step. */
+int ws_fault(ws_store *s, ws_fault_point point, const char *dir) {
+  if (s->fault_point != point || s->fault_times <= 0) return 0;
+  if (--s->fault_times == 0) s->fault_point = WS_FAULT_NONE;
+  switch (s->fault_action) {
+  case WS_FAULT_REMOVE_DIR:
+    /* What a sibling's sweep does to a key dir it saw empty. */
+    (void)rmdir(dir);
+    return 0;
+  case WS_FAULT_ENOSPC:
+    errno = ENOSPC;
+    return -1;
+  case WS_FAULT_EXIT:
+    /* A crash: SIGKILL cannot be caught, so nothing is cleaned up. */
+    raise(SIGKILL);
+    return 0;
+  case WS_FAULT_STOP:
+    /* Frozen here until a SIGCONT: another process acts in between. */
+    raise(SIGSTOP);
+    return 0;
+  }
+  return 0;
 }
 
 void ws_store_set_fault(ws_store *s, ws_fault_point point,
@@ -223,20 +258,23 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 
 /* ---- lookup ---- */
 
-static int fresh_stamps_equal(const char *dir, const char *run_id,
-                              const ws_lcache_row *row) {
+static int stamp_equal_at(const char *dir, const char *run_id,
+                          const char *ext, const ws_stamp *want) {
   char path[PATH_MAX], name[WS_RUNID_MAX + 8];
   ws_stamp st;
-  if (ws_stamp_path(dir, &st) != 0 || !ws_stamp_equal(&st, &row->dir_st)) return 0;
-  snprintf(name, sizeof name, "%s.json", run_id);
-  if (ws_join(path, sizeof path, dir, name) != 0 || ws_stamp_path(path, &st) != 0 ||
-      !ws_stamp_equal(&st, &row->meta_st))
-    return 0;
-  snprintf(name, sizeof name, "%s.bin", run_id);
-  if (ws_join(path, sizeof path, dir, name) != 0 || ws_stamp_path(path, &st) != 0 ||
-      !ws_stamp_equal(&st, &row->bin_st))
-    return 0;
-  return 1;
+  snprintf(name, sizeof name, "%s.%s", run_id, ext);
+  return ws_join(path, sizeof path, dir, name) == 0 &&
+         ws_stamp_path(path, &st) == 0 && ws_stamp_equal(&st, want);
+}
+
+/* The hot path's check, three lstat()s: the key dir (a link in its place
+ * has another type and inode), then the entry's files. */
+static int fresh_stamps_equal(const char *dir, const char *run_id,
+                              const ws_lcache_row *row) {
+  ws_stamp st;
+  return ws_stamp_path(dir, &st) == 0 && ws_stamp_equal(&st, &row->dir_st) &&
+         stamp_equal_at(dir, run_id, "json", &row->meta_st) &&
+         stamp_equal_at(dir, run_id, "bin", &row->bin_st);
 }
 
 /* The hot path: the cached value, while the key dir and the chosen entry's
@@ -246,16 +284,12 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
-  if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row)) {
+  if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row) ||
+      ws_expired(s, row->written_ns, now)) {
+    /* Unlike the Rust store, an expired winner is not removed here: the
+     * slow path's scan removes it (under the dir's lock) and goes on to a
+     * later entry that may still be valid. */
     ws_lcache_invalidate(dir, mode);
-    return 0;
-  }
-  if (ws_expired(s, row->written_ns, now)) {
-    /* Unlike the Rust store, go on to the slow path: the winner expired,
-     * but a later entry under the key may still be valid. */
-    char run_id[WS_RUNID_MAX + 1];
-    memcpy(run_id, row->run_id, sizeof run_id);
-    ws_remove_entry(dir, run_id); /* also drops the row */
     return 0;
   }
   out->meta = row->meta;
@@ -265,31 +299,25 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
 }
 
 /* Read a chosen entry's payload into the sink, hashing as it reads.
- * 1: read and verified; 0: changed or corrupt (retry the choice); -1: error. */
-static int read_payload(const char *dir, const ws_scanned *item,
+ * 1: read and verified; 0: changed or corrupt (choose again); -1: error.
+ * Only a complete read that mismatches is evidence of damage: a read that
+ * fails or ends early (EIO, a network filesystem's timeout, a file
+ * truncated under us) is an error or a change, and the entry is kept. */
+static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
                         const ws_payload_sink *sink, ws_found *out,
                         ws_error *err) {
-  char path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  char name[WS_RUNID_MAX + 8], path[PATH_MAX];
   snprintf(name, sizeof name, "%s.bin", item->run_id);
   if (ws_join(path, sizeof path, dir, name) != 0) return 0;
   uint64_t real_now = ws_real_now_ns();
-  int fd;
-  do fd = open(path, O_RDONLY | O_CLOEXEC);
-  while (fd < 0 && errno == EINTR);
+  ws_stamp bin_st;
+  int fd = ws_open_regular_at(dirfd, name, &bin_st);
   if (fd < 0) {
-    if (errno == ENOENT) return 0; /* removed since the scan */
+    /* Removed or replaced by something that is not a file since the scan. */
+    if (errno == ENOENT || errno == EINVAL || errno == ELOOP) return 0;
     ws_error_io(err, errno, path, "cannot read '%s': %s", path, strerror(errno));
     return -1;
   }
-  struct stat st;
-  ws_stamp bin_st;
-  if (fstat(fd, &st) != 0) {
-    int saved = errno;
-    close(fd);
-    ws_error_io(err, saved, path, "cannot stat '%s': %s", path, strerror(saved));
-    return -1;
-  }
-  ws_stamp_from_fd_stat(&st, &bin_st);
   if (!ws_stamp_equal(&bin_st, &item->bin_st)) {
     close(fd); /* replaced since the scan: choose again */
     return 0;
@@ -307,46 +335,56 @@ static int read_payload(const char *dir, const ws_scanned *item,
   /* Read straight into the caller's buffer and hash each chunk while it is
    * still in cache: no intermediate copy, no second pass. */
   size_t got = 0;
-  int read_failed = 0;
+  int read_errno = 0;
   while (got < n) {
     size_t want = n - got > (1u << 20) ? (1u << 20) : n - got;
-    ssize_t r = read(fd, buf + got, want);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      read_failed = r < 0 ? errno : 0;
-      break;
+    size_t chunk = 0;
+    if (ws_read_fully(fd, buf + got, want, &chunk) != 0) read_errno = errno;
+    if (chunk > 0 && ws_sha256_update(h, buf + got, chunk) != 0) {
+      read_errno = EIO;
+      chunk = 0;
     }
-    if (ws_sha256_update(h, buf + got, (size_t)r) != 0) break;
-    got += (size_t)r;
+    got += chunk;
+    if (read_errno != 0 || chunk < want) break;
   }
+  ws_stamp after;
+  int changed = ws_stamp_fd(fd, &after) != 0 || !ws_stamp_equal(&after, &bin_st);
   close(fd); /* read-only: close cannot lose data */
-  if (read_failed != 0 && read_failed != EIO) {
+  if (read_errno != 0 || got != n) {
     ws_sha256_free(h);
-    ws_error_io(err, read_failed, path, "cannot read '%s': %s", path,
-                 strerror(read_failed));
+    if (changed) return 0; /* truncated or rewritten while we read */
+    if (read_errno == 0) read_errno = EIO; /* ended early, yet unchanged */
+    ws_error_io(err, read_errno, path, "cannot read '%s': %s", path,
+                strerror(read_errno));
     return -1;
   }
   unsigned char md[32];
   char hex[WS_CHECKSUM_HEX + 1];
-  int ok = got == n && ws_sha256_final(h, md) == 0;
+  int ok = ws_sha256_final(h, md) == 0;
   ws_sha256_free(h);
-  if (ok) {
-    ws_hex(md, 32, hex);
-    ok = strcmp(hex, item->meta.checksum_hex) == 0;
-  }
   if (!ok) {
+    ws_error_set(err, 0, "SHA-256 of '%s' failed (OpenSSL)", path);
+    return -1;
+  }
+  ws_hex(md, 32, hex);
+  if (strcmp(hex, item->meta.checksum_hex) != 0) {
     /* Bytes that do not match their checksum are never returned. Delete
-     * them, unless a live writer is mid-overwrite of this very entry. */
-    if (!ws_entry_in_flight(dir, item->run_id, &item->meta_st))
-      ws_remove_entry(dir, item->run_id);
+     * them, unless they changed while we read or a writer may be replacing
+     * this very entry. */
+    if (!changed) ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st);
     return 0;
   }
+  if (changed) return 0; /* verified bytes of a file that then changed */
   out->meta = item->meta;
   memcpy(out->run_id, item->run_id, sizeof out->run_id);
   out->meta_st = item->meta_st;
   out->bin_st = bin_st;
   out->settled = item->settled && ws_stamp_settled(&bin_st, real_now);
   return 1;
+}
+
+static int better(ws_mode mode, const ws_meta *c, const ws_meta *d) {
+  return mode == WS_MODE_BEST ? entry_better(c, d) : entry_newer(c, d);
 }
 
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
@@ -365,39 +403,47 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
   uint64_t now = ws_store_now_ns(s);
   if (s->opt.memory_cache && lookup_cached(s, dir, mode, now, out)) return 1;
 
+  int dirfd = ws_open_dir(dir);
+  if (dirfd < 0) {
+    /* Gone (evicted elsewhere), or not a directory of ours (a link). */
+    if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
+      ws_lcache_invalidate_dir(dir);
+      return 0;
+    }
+    ws_error_io(err, errno, dir, "cannot open '%s': %s", dir, strerror(errno));
+    return -1;
+  }
   /* Entries that failed verification but were left in place (a live
    * writer's overwrite in flight) are skipped for the rest of this call. */
   char skipped[4][WS_RUNID_MAX + 1];
   size_t nskipped = 0;
+  int rc = 0;
   for (int attempt = 0; attempt < 8; attempt++) {
-    const ws_listing *l = ws_scan_key_dir(s, key, dir, now, 0, NULL);
+    const ws_listing *l = ws_scan_key_dir(s, key, dir, dirfd, now, 0, NULL);
     if (l == NULL) {
       ws_lcache_invalidate_dir(dir); /* the dir is gone (evicted elsewhere) */
-      return 0;
+      break;
     }
     const ws_scanned *best = NULL;
     for (size_t i = 0; i < l->n; i++) {
       const ws_scanned *c = &l->items[i];
       int skip = 0;
       for (size_t k = 0; k < nskipped; k++) skip |= strcmp(skipped[k], c->run_id) == 0;
-      if (skip) continue;
-      if (best == NULL ||
-          (mode == WS_MODE_BEST ? entry_better(&c->meta, &best->meta)
-                                : entry_newer(&c->meta, &best->meta)))
-        best = c;
+      if (!skip && (best == NULL || better(mode, &c->meta, &best->meta))) best = c;
     }
-    if (best == NULL) return 0;
+    if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
     out->dir_st = l->dir_st;
     int listing_settled = l->settled;
-    int rc = read_payload(dir, &chosen, sink, out, err);
+    rc = read_payload(dir, dirfd, &chosen, sink, out, err);
     if (rc != 0) {
       out->settled = out->settled && listing_settled;
-      return rc;
+      break;
     }
     if (nskipped < 4) memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
   }
-  return 0;
+  close(dirfd); /* read-only: nothing to lose */
+  return rc;
 }
 
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
@@ -428,6 +474,8 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
 }
 
 void ws_store_discard(ws_store *s, const char *key, const char *run_id) {
+  /* Its bytes passed their checksum but the glue could not decode them: no
+   * writer can make that right, so it goes without the suspect's checks. */
   char dir[PATH_MAX];
   if (!ws_valid_key(key) || !ws_valid_run_id(run_id) || ws_key_dir(s, key, dir) != 0)
     return;

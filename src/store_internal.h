@@ -37,6 +37,7 @@ typedef struct ws_scanned {
   int settled;
 } ws_scanned;
 
+
 /* The resolved entries of one key dir, reused while the dir and every file
  * in it keep their stamps (no readdir, no JSON parse). */
 typedef struct ws_listing {
@@ -68,31 +69,49 @@ typedef struct ws_root_state {
 struct ws_store {
   ws_root_state *rs;
   ws_options opt;
+  ws_poll_fn poll; /* stops lock waits (an R interrupt); may be NULL */
+  void *poll_ctx;
   uint64_t clock_offset_ns; /* tests only: simulated elapsed time */
   ws_fault_point fault_point;
   ws_fault_action fault_action;
   int fault_times;
 };
 
+/* store.c: the injected fault at this point, if one is armed (tests). */
+int ws_fault(ws_store *s, ws_fault_point point, const char *dir);
+
 /* scan.c */
 int ws_key_dir(const ws_store *s, const char *key, char out[PATH_MAX]);
 int ws_expired(const ws_store *s, uint64_t written_ns, uint64_t now_ns);
-int ws_abandoned(long pid, const char *host, int64_t mtime_s,
+/* Whether a temp file's writer is gone: see scan.c. host is the token in
+ * the temp's name (NULL when it has none). */
+int ws_abandoned(long pid, const char *host, int64_t changed_s,
                  uint64_t real_now_ns);
-/* The entries of a key dir after cleanup, owned by the root's listing cache
- * (valid until the next scan of that key); NULL when the dir is gone.
- * trust_dir_stamp: reuse a cached listing on the dir's stamp alone, without
- * a stat of each file. Walks over the whole store do (what they need,
- * sizes and write stamps, changes only when an entry is added, removed or
- * replaced, which moves the dir's stamp); lookups, which return bytes,
- * do not. */
+/* The entries of the key dir open on dirfd after cleanup, owned by the
+ * root's listing cache (valid until the next scan of that key); NULL when
+ * the dir is gone. trust_dir_stamp: reuse a cached listing on the dir's
+ * stamp alone, without a stat of each file. Walks over the whole store do
+ * (what they need, sizes and write stamps, changes only when an entry is
+ * added, removed or replaced, which moves the dir's stamp); lookups, which
+ * return bytes, do not. */
 const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
-                                  const char *dir, uint64_t now_ns,
+                                  const char *dir, int dirfd, uint64_t now_ns,
                                   int trust_dir_stamp, ws_sweep_stats *stats);
+/* Removes an entry unconditionally (ws_remove(), a value the glue could
+ * not decode); nothing when the dir is gone or is a link. */
 void ws_remove_entry(const char *dir, const char *run_id);
-/* True when a suspect entry may be mid-overwrite by a live writer, so it
- * must be skipped rather than deleted. */
-int ws_entry_in_flight(const char *dir, const char *run_id,
+/* Removes an entry whose payload failed its checksum, unless a writer may
+ * be replacing it (the dir is pinned, the meta changed since seen_meta, a
+ * live writer's meta temp is there). 1 when removed. */
+int ws_remove_suspect(const char *dir, int dirfd, const char *run_id,
+                      const ws_stamp *seen_meta);
+/* Removes a valid entry the sweep chose (expired, over budget) unless a
+ * writer pins its dir or its meta is no longer the one listed. 1 when
+ * removed. */
+int ws_remove_listed(const char *dir, const char *run_id,
+                     const ws_stamp *seen_meta);
+/* True when an entry may be mid-overwrite by a live writer. */
+int ws_entry_in_flight(int dirfd, const char *run_id,
                        const ws_stamp *seen_meta);
 void ws_free_listing(void *listing);
 
@@ -108,8 +127,9 @@ typedef struct entry_list {
 int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
                    int trust_dir_stamp, ws_sweep_stats *stats,
                    entry_list *out, ws_error *err);
-/* rmdir a key dir unless a writer pins it; drops its cached listing. */
-void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir);
+/* rmdir a key dir unless a writer pins it; drops its cached listing. 1
+ * when it was removed. */
+int ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir);
 
 /* sweep.c */
 /* After a save: run the sweep when its schedule says so. */

@@ -17,35 +17,42 @@ static int cmp_written(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* 1: the listed payload matches its checksum; 0: it does not; -1: it
+ * could not be judged (unreadable, or changed since it was listed). */
+static int verify_one(int dirfd, const ws_listed *it) {
+  char name[WS_RUNID_MAX + 8], hex[WS_CHECKSUM_HEX + 1];
+  ws_stamp st;
+  uint64_t bytes = 0;
+  snprintf(name, sizeof name, "%s.bin", it->run_id);
+  int fd = ws_open_regular_at(dirfd, name, &st);
+  if (fd < 0) return -1;
+  int rc = -1;
+  if (ws_stamp_equal(&st, &it->bin_st) && ws_sha256_fd_hex(fd, hex, &bytes) == 0 &&
+      bytes == st.size)
+    rc = strcmp(hex, it->meta.checksum_hex) == 0;
+  close(fd); /* read-only: nothing to lose */
+  return rc;
+}
+
 /* Checksum each listed payload; drop (and remove) those that do not match,
- * unless a live writer is mid-overwrite of that very entry. */
+ * judged against the stamps taken when the entry was listed: an entry an
+ * overwrite replaced since then is not the one that was listed, and one
+ * that a writer holds is left alone (ws_remove_suspect). */
 static void verify_entries(ws_store *s, entry_list *l, ws_sweep_stats *stats) {
   size_t kept = 0;
   for (size_t i = 0; i < l->n; i++) {
     ws_listed *it = &l->items[i];
-    char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
-    char hex[WS_CHECKSUM_HEX + 1];
-    int ok = 1;
-    snprintf(name, sizeof name, "%s.bin", it->run_id);
-    if (ws_key_dir(s, it->key, dir) == 0 &&
-        ws_join(path, sizeof path, dir, name) == 0 &&
-        ws_sha256_file_hex(path, hex) == 0)
-      ok = strcmp(hex, it->meta.checksum_hex) == 0;
-    /* An unreadable payload is not proof of damage: keep it. */
-    if (!ok) {
-      ws_stamp meta_st;
-      char meta_path[PATH_MAX];
-      snprintf(name, sizeof name, "%s.json", it->run_id);
-      if (ws_join(meta_path, sizeof meta_path, dir, name) == 0 &&
-          ws_stamp_path(meta_path, &meta_st) == 0 &&
-          !ws_entry_in_flight(dir, it->run_id, &meta_st)) {
-        ws_remove_entry(dir, it->run_id);
-        stats->removed++;
-        stats->corrupt++;
-        continue;
-      }
+    char dir[PATH_MAX];
+    int fd = -1;
+    if (ws_key_dir(s, it->key, dir) == 0 && (fd = ws_open_dir(dir)) >= 0 &&
+        verify_one(fd, it) == 0 &&
+        ws_remove_suspect(dir, fd, it->run_id, &it->meta_st)) {
+      stats->removed++;
+      stats->corrupt++;
+    } else {
+      l->items[kept++] = *it;
     }
-    l->items[kept++] = *it;
+    if (fd >= 0) close(fd); /* read-only: nothing to lose */
   }
   l->n = kept;
 }
@@ -73,27 +80,38 @@ static uint64_t count_keys(const entry_list *l) {
  * The walk skips non-key names; the Rust store scans any subdirectory but
  * finds no entries there and leaves it, as it is not empty. */
 
-static int marker_paths(ws_store *s, char dir[PATH_MAX], char path[PATH_MAX]) {
-  return ws_join(dir, PATH_MAX, s->rs->root, WS_SWEEP_MARKER_DIR) == 0 &&
-                 ws_join(path, PATH_MAX, dir, "sweep") == 0
-             ? 0
-             : -1;
+/* The marker's directory, opened without following a link; -1 when it is
+ * missing (create: make it first) or not a directory of ours. */
+static int open_marker_dir(ws_store *s, int create) {
+  char dir[PATH_MAX];
+  if (ws_join(dir, sizeof dir, s->rs->root, WS_SWEEP_MARKER_DIR) != 0) return -1;
+  if (create && mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
+  return ws_open_dir(dir);
 }
 
-/* Temps of markers whose writer died between its write and its rename. */
-static void sweep_marker_temps(const char *dir, ws_sweep_stats *stats) {
-  DIR *d = opendir(dir);
-  if (d == NULL) return;
-  struct dirent *e;
+/* Temps of markers whose writer died between its write and its rename:
+ * "sweep.tmp.<pid>.<host token>", judged like entry temps. */
+static void sweep_marker_temps(int dirfd, ws_sweep_stats *stats) {
+  int fd = dup(dirfd);
+  DIR *d = fd < 0 ? NULL : fdopendir(fd);
+  if (d == NULL) {
+    if (fd >= 0) close(fd);
+    return;
+  }
   static const char prefix[] = "sweep.tmp.";
+  uint64_t real_now = ws_real_now_ns();
+  struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0) continue;
     char *end = NULL;
     long pid = strtol(e->d_name + sizeof prefix - 1, &end, 10);
-    char path[PATH_MAX];
-    if (end != NULL && *end == '\0' && pid != (long)getpid() &&
-        !ws_pid_alive(pid) && ws_join(path, sizeof path, dir, e->d_name) == 0 &&
-        unlink(path) == 0)
+    ws_stamp st;
+    if (end == NULL || (*end != '\0' && *end != '.') ||
+        ws_stamp_at(dirfd, e->d_name, &st) != 0 || !ws_stamp_is_regular(&st))
+      continue;
+    const char *host = *end == '.' ? end + 1 : NULL;
+    if (ws_abandoned(pid, host, ws_stamp_mtime_s(&st), real_now) &&
+        unlinkat(dirfd, e->d_name, 0) == 0)
       stats->temps_removed++;
   }
   closedir(d);
@@ -101,28 +119,35 @@ static void sweep_marker_temps(const char *dir, ws_sweep_stats *stats) {
 
 static void write_marker(ws_store *s, uint64_t bytes, uint64_t walked,
                          ws_sweep_stats *stats) {
-  char dir[PATH_MAX], path[PATH_MAX], tmp[PATH_MAX], text[128], name[64];
-  if (marker_paths(s, dir, path) != 0) return;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return; /* read-only store */
-  sweep_marker_temps(dir, stats);
+  char text[128], tmp[64];
+  int dirfd = open_marker_dir(s, 1);
+  if (dirfd < 0) return; /* a read-only store: other processes sweep as before */
+  sweep_marker_temps(dirfd, stats);
   int n = snprintf(text, sizeof text, "warmstart-sweep 1 %llu %llu %llu\n",
                    (unsigned long long)ws_store_now_ns(s),
                    (unsigned long long)bytes, (unsigned long long)walked);
-  snprintf(name, sizeof name, "sweep.tmp.%ld", (long)getpid());
-  if (ws_join(tmp, sizeof tmp, dir, name) != 0) return;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return; /* no marker: other processes sweep as before */
-  int ok = ws_write_all(fd, text, (size_t)n) == 0;
-  ok = close(fd) == 0 && ok;
-  if (!ok || rename(tmp, path) != 0) (void)unlink(tmp);
+  snprintf(tmp, sizeof tmp, "sweep.tmp.%ld.%s", (long)getpid(), ws_host_token());
+  int fd;
+  do fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+                 0644);
+  while (fd < 0 && errno == EINTR);
+  if (fd >= 0) {
+    int ok = ws_write_all(fd, text, (size_t)n) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || renameat(dirfd, tmp, dirfd, "sweep") != 0)
+      (void)unlinkat(dirfd, tmp, 0);
+  }
+  close(dirfd); /* read-only: nothing to lose */
 }
 
 /* 1 with the marker's totals when it is fresh by this store's clock. */
 static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *walked) {
-  char dir[PATH_MAX], path[PATH_MAX];
   size_t len = 0;
-  if (marker_paths(s, dir, path) != 0) return 0;
-  char *text = ws_read_small_file(path, 127, &len);
+  ws_stamp st;
+  int dirfd = open_marker_dir(s, 0);
+  if (dirfd < 0) return 0;
+  char *text = ws_read_small_at(dirfd, "sweep", 127, &len, &st);
+  close(dirfd); /* read-only: nothing to lose */
   if (text == NULL) return 0;
   unsigned long long at, b, w;
   int version;
@@ -177,7 +202,7 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err) {
   ws_root_state *rs = s->rs;
   int force = (flags & WS_SWEEP_FORCE) != 0;
-  ws_sweep_stats local = {0, 0, 0, 0, 0};
+  ws_sweep_stats local = {0, 0, 0, 0, 0, 0};
   ws_stamp root_st;
   uint64_t real_now = ws_real_now_ns();
   if (stats == NULL) stats = &local;
@@ -201,8 +226,12 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
     free(l.items);
     return -1;
   }
-  if (flags & WS_SWEEP_VERIFY) verify_entries(s, &l, stats);
+  if (flags & WS_SWEEP_VERIFY) {
+    (void)ws_fault(s, WS_FAULT_BEFORE_VERIFY, rs->root);
+    verify_entries(s, &l, stats);
+  }
   uint64_t walked = count_keys(&l) + l.n;
+  int removed_dirs = stats->dirs_removed > 0;
   uint64_t total = 0;
   size_t kept = l.n;
   for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;
@@ -215,17 +244,20 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
     qsort(l.items, l.n, sizeof *l.items, cmp_written);
     for (size_t i = 0; i < l.n && total > low; i++) {
       char dir[PATH_MAX];
-      if (ws_key_dir(s, l.items[i].key, dir) != 0) continue;
-      ws_remove_entry(dir, l.items[i].run_id);
+      if (ws_key_dir(s, l.items[i].key, dir) != 0 ||
+          !ws_remove_listed(dir, l.items[i].run_id, &l.items[i].meta_st))
+        continue; /* a writer holds the dir, or replaced the entry */
       stats->removed++;
       total -= l.items[i].disk_bytes;
-      ws_remove_key_dir_if_empty(s, l.items[i].key, dir);
+      removed_dirs += ws_remove_key_dir_if_empty(s, l.items[i].key, dir);
       kept--;
     }
   }
   stats->bytes = total;
   stats->entries = kept;
   free(l.items);
+  /* Removed key dirs are entries of the root: make that durable too. */
+  if (removed_dirs && s->opt.durable) (void)ws_fsync_dir(rs->root);
   rs->byte_total = total;
   rs->walked_at_last_sweep = walked;
   rs->saves_since_sweep = 0;

@@ -24,38 +24,39 @@ static int entry_list_add(entry_list *l, const char *key, const ws_scanned *e) {
   memcpy(it->run_id, e->run_id, sizeof it->run_id);
   it->meta = e->meta;
   it->disk_bytes = e->meta_st.size + e->bin_st.size;
+  it->meta_st = e->meta_st;
+  it->bin_st = e->bin_st;
   return 0;
 }
 
-static int is_real_dir(const char *path) {
-  struct stat st;
-  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-void ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
+int ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
   /* rmdir fails on a non-empty dir, so this cannot make a writer lose
    * files; and a writer pins the dir from its mkdir to the end of its
    * save, so it does not lose the dir itself either (gam#868). */
-  if (ws_rmdir_unpinned(dir) == 0) {
-    ws_strmap_remove(s->rs->listings, key);
-    ws_lcache_invalidate_dir(dir);
-  }
+  if (ws_rmdir_unpinned(dir) != 0) return 0;
+  ws_strmap_remove(s->rs->listings, key);
+  ws_lcache_invalidate_dir(dir);
+  return 1;
 }
 
 /* Scan one key dir into the list (cleaning up in passing, as a lookup
- * does); an emptied dir is removed when remove_empty is set. known_dir:
- * readdir already said it is a directory, not a link to one elsewhere. */
+ * does); an emptied dir is removed when remove_empty is set. A key dir
+ * that is a link is not followed: it is not the store's. */
 static int collect_key(ws_store *s, const char *key, uint64_t now,
-                       int remove_empty, int trust_dir_stamp, int known_dir,
+                       int remove_empty, int trust_dir_stamp,
                        ws_sweep_stats *stats, entry_list *out) {
   char dir[PATH_MAX];
-  if (ws_key_dir(s, key, dir) != 0 || (!known_dir && !is_real_dir(dir)))
-    return 0;
-  const ws_listing *l = ws_scan_key_dir(s, key, dir, now, trust_dir_stamp, stats);
+  if (ws_key_dir(s, key, dir) != 0) return 0;
+  int fd = ws_open_dir(dir);
+  if (fd < 0) return 0;
+  const ws_listing *l =
+      ws_scan_key_dir(s, key, dir, fd, now, trust_dir_stamp, stats);
+  close(fd); /* read-only: nothing to lose */
   if (l == NULL) return 0;
   if (l->n == 0) {
     /* Removing the dir frees its listing: nothing of l after this. */
-    if (remove_empty) ws_remove_key_dir_if_empty(s, key, dir);
+    if (remove_empty && ws_remove_key_dir_if_empty(s, key, dir) && stats)
+      stats->dirs_removed++;
     return 0;
   }
   for (size_t i = 0; i < l->n; i++)
@@ -77,12 +78,12 @@ int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
   int rc = 0;
   struct dirent *e;
   while (rc == 0 && (e = readdir(d)) != NULL) {
-    /* d_type spares the walk an lstat per key dir where the filesystem
-     * reports it; links and other files are not key dirs. */
+    /* d_type spares the walk an open per link or file where the
+     * filesystem reports it: they are not key dirs. */
     if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
     if (ws_valid_key(e->d_name))
-      rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp,
-                       e->d_type == DT_DIR, stats, out);
+      rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp, stats,
+                       out);
   }
   closedir(d);
   if (rc != 0)
@@ -102,7 +103,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
       ws_error_arg(err, "key", "invalid key '%s'", key);
       return -1;
     }
-    rc = collect_key(s, key, now, 0, 0, 0, NULL, &l);
+    rc = collect_key(s, key, now, 0, 0, NULL, &l);
     if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
   } else {
     rc = ws_collect_all(s, now, 0, 0, NULL, &l, err);
@@ -118,14 +119,17 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
 
 int ws_store_label(ws_store *s, const char *key, const char *run_id,
                    char *buf, size_t cap) {
-  char dir[PATH_MAX], path[PATH_MAX], name[WS_RUNID_MAX + 8];
+  char dir[PATH_MAX], name[WS_RUNID_MAX + 8];
   if (!ws_valid_key(key) || !ws_valid_run_id(run_id) ||
       ws_key_dir(s, key, dir) != 0)
     return 0;
   snprintf(name, sizeof name, "%s.json", run_id);
-  if (ws_join(path, sizeof path, dir, name) != 0) return 0;
+  int fd = ws_open_dir(dir);
+  if (fd < 0) return 0;
   size_t len = 0;
-  char *text = ws_read_small_file(path, WS_META_MAX_BYTES, &len);
+  ws_stamp st;
+  char *text = ws_read_small_at(fd, name, WS_META_MAX_BYTES, &len, &st);
+  close(fd); /* read-only: nothing to lose */
   if (text == NULL) return 0;
   int found = ws_meta_label(text, len, buf, cap);
   free(text);
@@ -163,7 +167,9 @@ int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
   free(items);
   ws_strmap_remove(s->rs->listings, key);
   ws_lcache_invalidate_dir(dir);
-  if (keep_run_id == NULL) ws_remove_key_dir_if_empty(s, key, dir);
+  if (keep_run_id == NULL && ws_remove_key_dir_if_empty(s, key, dir) &&
+      s->opt.durable)
+    (void)ws_fsync_dir(s->rs->root); /* best effort: the removal happened */
   return 0;
 }
 

@@ -9,32 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include "store_internal.h"
 
-/* 0 to go on; -1 with errno set when the injected fault fails this step. */
-static int fault(ws_store *s, ws_fault_point point, const char *dir) {
-  if (s->fault_point != point || s->fault_times <= 0) return 0;
-  if (--s->fault_times == 0) s->fault_point = WS_FAULT_NONE;
-  switch (s->fault_action) {
-  case WS_FAULT_REMOVE_DIR:
-    /* What a sibling's sweep does to a key dir it saw empty. */
-    if (rmdir(dir) != 0) return 0;
-    return 0;
-  case WS_FAULT_ENOSPC:
-    errno = ENOSPC;
-    return -1;
-  case WS_FAULT_EXIT:
-    /* A crash: SIGKILL cannot be caught, so nothing is cleaned up. */
-    raise(SIGKILL);
-  }
-  return 0;
-}
-
-static int open_new(const char *path) {
+static int open_new_at(int dirfd, const char *name) {
   int fd;
-  do fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  do fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 0644);
   while (fd < 0 && errno == EINTR);
   return fd;
 }
@@ -61,52 +44,67 @@ static int finish_file(int fd, int durable) {
 
 /* Create the key dir (again, on a retry or when a sibling's sweep removed
  * it) and pin it until the entry is in it: the sweep removes a key dir the
- * moment it sees it empty (gam#868). Returns the pinned dir's fd. */
+ * moment it sees it empty (gam#868). Returns the pinned dir's fd; all the
+ * writing happens relative to it, never through a link (a key dir that is
+ * a link fails here with ELOOP or ENOTDIR). */
 static int pin_key_dir(ws_store *s, const char *dir, int *created) {
   for (int i = 0; i < PIN_ATTEMPTS; i++) {
     int made = 0;
-    if (ws_mkdir_p(dir, &made) != 0) return -1;
+    if (ws_mkdir_p(dir, 0, &made) != 0) return -1;
     *created |= made;
-    if (fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
-    int fd = ws_dir_pin(dir);
+    if (ws_fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
+    int fd = ws_dir_pin(dir, s->poll, s->poll_ctx);
     if (fd >= 0 || errno != ENOENT) return fd;
   }
   errno = ENOENT;
   return -1;
 }
 
+static int name_of(char *out, const char *run_id, const char *suffix) {
+  int n = snprintf(out, NAME_MAX + 1, "%s%s", run_id, suffix);
+  if (n < 0 || n > NAME_MAX) {
+    errno = ENAMETOOLONG;
+    return -1;
+  }
+  return 0;
+}
+
 int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
                    size_t n, ws_meta *meta, const char *label, int overwrite,
                    int *retryable, ws_error *err) {
-  char bin_tmp[PATH_MAX], meta_tmp[PATH_MAX], bin_final[PATH_MAX],
-      meta_final[PATH_MAX], name[NAME_MAX + 1];
-  const char *host = ws_hostname();
+  char bin_tmp[NAME_MAX + 1], meta_tmp[NAME_MAX + 1], bin_final[NAME_MAX + 1],
+      meta_final[NAME_MAX + 1];
+  /* ".tmp." pid, nonce, attempt (20 digits each at most) and the token. */
+  char suffix[96], bin_suffix[104], meta_suffix[104];
   long pid = (long)getpid();
   int dir_fd = -1, bin_fd = -1, meta_fd = -1, bin_promoted = 0, created = 0;
   const char *step = "creating the key directory";
   char *json = NULL;
   *retryable = 0;
-  bin_tmp[0] = meta_tmp[0] = bin_final[0] = '\0';
+  bin_tmp[0] = meta_tmp[0] = '\0';
 
-  snprintf(name, sizeof name, "%s.bin.tmp.%ld.%" PRIu64 ".%u.%s", run_id, pid,
-           nonce, attempt, host);
-  if (ws_join(bin_tmp, sizeof bin_tmp, dir, name) != 0) goto fail;
-  snprintf(name, sizeof name, "%s.json.tmp.%ld.%" PRIu64 ".%u.%s", run_id, pid,
-           nonce, attempt, host);
-  if (ws_join(meta_tmp, sizeof meta_tmp, dir, name) != 0) goto fail;
-  snprintf(name, sizeof name, "%s.bin", run_id);
-  if (ws_join(bin_final, sizeof bin_final, dir, name) != 0) goto fail;
-  snprintf(name, sizeof name, "%s.json", run_id);
-  if (ws_join(meta_final, sizeof meta_final, dir, name) != 0) goto fail;
+  /* The temp names carry the writer's pid and host token: whoever shares
+   * the token can tell whether the writer lives (scan.c). */
+  snprintf(suffix, sizeof suffix, ".tmp.%ld.%" PRIu64 ".%u.%s", pid, nonce,
+           attempt, ws_host_token());
+  snprintf(bin_suffix, sizeof bin_suffix, ".bin%s", suffix);
+  snprintf(meta_suffix, sizeof meta_suffix, ".json%s", suffix);
+  if (name_of(bin_tmp, run_id, bin_suffix) != 0 ||
+      name_of(meta_tmp, run_id, meta_suffix) != 0 ||
+      name_of(bin_final, run_id, ".bin") != 0 ||
+      name_of(meta_final, run_id, ".json") != 0) {
+    bin_tmp[0] = meta_tmp[0] = '\0';
+    goto fail;
+  }
 
   if ((dir_fd = pin_key_dir(s, dir, &created)) < 0) goto fail;
   step = "writing the payload";
-  if ((bin_fd = open_new(bin_tmp)) < 0) goto fail;
+  if ((bin_fd = open_new_at(dir_fd, bin_tmp)) < 0) goto fail;
   /* In two parts only when a test has armed the fault between them. */
   size_t half = s->fault_point == WS_FAULT_MID_BIN_WRITE ? n / 2 : n;
   if (ws_write_all(bin_fd, payload, half) != 0) goto fail;
-  if (fault(s, WS_FAULT_MID_BIN_WRITE, dir) != 0) goto fail;
+  if (ws_fault(s, WS_FAULT_MID_BIN_WRITE, dir) != 0) goto fail;
   if (ws_write_all(bin_fd, (const char *)payload + half, n - half) != 0)
     goto fail;
   int fd = bin_fd;
@@ -114,14 +112,14 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   if (finish_file(fd, s->opt.durable) != 0) goto fail;
 
   /* Create the meta temp before promoting the payload: while a new payload
-   * stands beside an old meta (an overwrite in flight), readers see this
-   * live temp and skip the entry instead of deleting it as corrupt. */
+   * stands without its meta (or beside an old one, in an overwrite), this
+   * live temp tells readers that a writer is between its renames. */
   step = "writing the meta";
-  if ((meta_fd = open_new(meta_tmp)) < 0) goto fail;
-  if (fault(s, WS_FAULT_BEFORE_BIN_RENAME, dir) != 0) goto fail;
+  if ((meta_fd = open_new_at(dir_fd, meta_tmp)) < 0) goto fail;
+  if (ws_fault(s, WS_FAULT_BEFORE_BIN_RENAME, dir) != 0) goto fail;
 
   step = "promoting the payload";
-  if (rename(bin_tmp, bin_final) != 0) goto fail;
+  if (renameat(dir_fd, bin_tmp, dir_fd, bin_final) != 0) goto fail;
   bin_promoted = 1;
 
   /* Stamp now, not at the start: the TTL runs from when the entry becomes
@@ -139,12 +137,12 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   fd = meta_fd;
   meta_fd = -1;
   if (finish_file(fd, s->opt.durable) != 0) goto fail;
-  if (fault(s, WS_FAULT_BEFORE_META_RENAME, dir) != 0) goto fail;
+  if (ws_fault(s, WS_FAULT_BEFORE_META_RENAME, dir) != 0) goto fail;
 
   step = "promoting the meta";
-  if (rename(meta_tmp, meta_final) != 0) goto fail;
+  if (renameat(dir_fd, meta_tmp, dir_fd, meta_final) != 0) goto fail;
   free(json);
-  if (fault(s, WS_FAULT_AFTER_META_RENAME, dir) != 0) {
+  if (ws_fault(s, WS_FAULT_AFTER_META_RENAME, dir) != 0) {
     step = "syncing the key directory";
     goto fail_visible;
   }
@@ -160,21 +158,23 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
 
 fail: {
   int saved = errno;
-  if (dir_fd >= 0) close(dir_fd);
   if (bin_fd >= 0) close(bin_fd);
   if (meta_fd >= 0) close(meta_fd);
   /* Best-effort removals: the error being reported is the one that matters,
    * and anything left behind is an abandoned temp the sweep will take. */
-  if (bin_tmp[0] != '\0') (void)unlink(bin_tmp);
-  if (meta_tmp[0] != '\0') (void)unlink(meta_tmp);
-  /* A fresh entry's payload must not outlive its failed meta. (For an
-   * overwrite the old meta now fails its checksum and is cleaned up: the
-   * entry is lost, never returned wrong.) */
-  if (bin_promoted && !overwrite) (void)unlink(bin_final);
+  if (dir_fd >= 0) {
+    if (bin_tmp[0] != '\0') (void)unlinkat(dir_fd, bin_tmp, 0);
+    if (meta_tmp[0] != '\0') (void)unlinkat(dir_fd, meta_tmp, 0);
+    /* A fresh entry's payload must not outlive its failed meta. (For an
+     * overwrite the old meta now fails its checksum and is cleaned up: the
+     * entry is lost, never returned wrong.) */
+    if (bin_promoted && !overwrite) (void)unlinkat(dir_fd, bin_final, 0);
+    close(dir_fd);
+  }
   free(json);
   *retryable = saved == ENOENT;
   ws_error_io(err, saved, dir, "cannot save entry %s in '%s' (%s): %s", run_id,
-               dir, step, strerror(saved));
+              dir, step, strerror(saved));
   return -1;
 }
 fail_visible: {
@@ -182,7 +182,7 @@ fail_visible: {
   int saved = errno;
   close(dir_fd);
   ws_error_io(err, saved, dir, "entry %s in '%s' was written but %s failed: %s",
-               run_id, dir, step, strerror(saved));
+              run_id, dir, step, strerror(saved));
   return -1;
 }
 }

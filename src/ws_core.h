@@ -79,10 +79,13 @@ int ws_sha256_reset(ws_sha256 *h);
 void ws_sha256_free(ws_sha256 *h);
 void ws_hex(const unsigned char *bytes, size_t n, char *out);
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
-/* The SHA-256 of a file's bytes, read in 1 MiB chunks; -1 with errno. */
-int ws_sha256_file_hex(const char *path, char out[WS_CHECKSUM_HEX + 1]);
+/* The SHA-256 of what remains to be read on fd (1 MiB chunks), and how
+ * many bytes that was; -1 with errno. */
+int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes);
 
 /* ---- meta.c: the schema v1 meta JSON ---- */
+/* The shortest text that reads back as v, with '.' whatever the locale. */
+int ws_format_double(double v, char *buf, size_t cap);
 /* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory.
  * label (may be NULL) is written as an extra "label" field. */
 char *ws_meta_to_json(const ws_meta *m, const char *label);
@@ -94,43 +97,76 @@ int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
 int ws_meta_parse(const char *text, size_t len, ws_meta *out);
 uint64_t ws_meta_written_ns(const ws_meta *m);
 
-/* ---- names.c: keys, run ids and temp file names ---- */
+/* ---- names.c: keys, run ids, temp file names, the host token ---- */
 int ws_valid_key(const char *s);
 int ws_valid_run_id(const char *s);
-/* The writer pid encoded in a valid run id. */
-long ws_run_id_pid(const char *run_id);
 typedef struct ws_temp_name {
   char run_id[WS_RUNID_MAX + 1]; /* "" when the prefix is not a run id */
   int is_meta;                   /* the temp of a .json (1) or a .bin (0) */
   long pid;
-  const char *host; /* points into the parsed name; NULL when absent */
+  const char *host; /* the writer's host token, pointing into the parsed
+                       name; NULL when absent (the Rust store's temps) */
 } ws_temp_name;
 /* 1 when `name` is a temp file name with a parseable writer pid, else 0. */
 int ws_parse_temp_name(const char *name, ws_temp_name *out);
-/* This machine's name as it appears in temp names (sanitised, cached). */
-const char *ws_hostname(void);
+/* This process's host token, as written in temp names: 16 hex digits of a
+ * hash of hostname, boot id and pid namespace. Two processes may judge
+ * each other's liveness by pid only when their tokens are equal. */
+#define WS_HOST_TOKEN_LEN 16
+const char *ws_host_token(void);
 
-/* ---- fsio.c: checked system calls ---- */
+/* ---- fsio.c: checked system calls, never following links ---- */
+/* A nonzero return stops a wait (the glue's check for an R interrupt). */
+typedef int (*ws_poll_fn)(void *ctx);
+/* Longest wait for a key dir's lock, in milliseconds. */
+#define WS_LOCK_WAIT_MS 60000
 typedef struct ws_stamp {
   uint64_t dev, ino, size;
+  uint32_t type; /* S_IFMT bits: a link or FIFO never equals a file */
   int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
 } ws_stamp;
+/* lstat-like: a link is stamped as itself. */
 int ws_stamp_path(const char *path, ws_stamp *out);
+int ws_stamp_at(int dirfd, const char *name, ws_stamp *out);
+int ws_stamp_fd(int fd, ws_stamp *out);
 void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out);
 int ws_stamp_equal(const ws_stamp *a, const ws_stamp *b);
 int ws_stamp_settled(const ws_stamp *s, uint64_t real_now_ns);
+int ws_stamp_is_regular(const ws_stamp *s);
+/* When the file's content last changed, in seconds: what the age rules
+ * for temps and orphan payloads go by. (Not ctime: a rename sets it, and
+ * a file restored with its times, e.g. from a CI cache, keeps its age.) */
+int64_t ws_stamp_mtime_s(const ws_stamp *s);
 int ws_write_all(int fd, const void *buf, size_t n);
+/* Reads n bytes; 0 with *got < n at end of file, -1 with errno. */
+int ws_read_fully(int fd, void *buf, size_t n, size_t *got);
 int ws_fsync_dir(const char *path);
 int ws_fsync_fd_dir(int fd);
-/* A shared lock on a dir that keeps a sibling's sweep from removing it
- * (see fsio.c); -1 with errno ENOENT when it is gone. Close to release. */
-int ws_dir_pin(const char *path);
+/* A directory, not through a link (ELOOP or ENOTDIR when it is one). */
+int ws_open_dir(const char *path);
+/* A regular file in dirfd, read-only, not through a link, without
+ * blocking on a FIFO; st receives its stamp. -1 with errno, EINVAL when it
+ * is not a regular file. */
+int ws_open_regular_at(int dirfd, const char *name, ws_stamp *st);
+/* A small regular file whole (at most max bytes, else EFBIG); malloc'd and
+ * NUL-terminated, with its stamp. A short read fails (EAGAIN). */
+char *ws_read_small_at(int dirfd, const char *name, size_t max, size_t *len,
+                       ws_stamp *st);
+/* A shared lock on a key dir that keeps a sibling's sweep from removing
+ * it or what is in it (see fsio.c); -1 with errno ENOENT when it is gone,
+ * EINTR when poll stopped the wait, ETIMEDOUT after WS_LOCK_WAIT_MS. Close
+ * the fd to release. */
+int ws_dir_pin(const char *path, ws_poll_fn poll, void *poll_ctx);
+/* An exclusive lock without waiting: 0 when held (or the filesystem has
+ * no locks), -1 with EBUSY when a writer pins the dir. */
+int ws_dir_lock_exclusive(int fd);
+void ws_dir_unlock(int fd);
 /* rmdir, unless a writer pins the dir (then -1 with errno EBUSY). */
 int ws_rmdir_unpinned(const char *path);
-int ws_mkdir_p(const char *path, int *created_leaf);
+/* mkdir -p; with durable, each directory it creates is synced into its
+ * parent. */
+int ws_mkdir_p(const char *path, int durable, int *created_leaf);
 int ws_pid_alive(long pid);
-/* Reads a small file whole (at most max bytes); malloc'd, NUL-terminated. */
-char *ws_read_small_file(const char *path, size_t max, size_t *len);
 int ws_join(char *out, size_t cap, const char *dir, const char *name);
 
 /* ---- clock.c ---- */
@@ -157,18 +193,20 @@ typedef enum {
   WS_FAULT_BEFORE_BIN_RENAME, /* payload temp complete, meta temp created */
   WS_FAULT_BEFORE_META_RENAME,/* payload promoted, meta temp complete */
   WS_FAULT_AFTER_META_RENAME, /* entry visible, directory not yet synced */
+  WS_FAULT_BEFORE_VERIFY,     /* ws_evict(verify): listed, not yet hashed */
   WS_FAULT_NPOINTS
 } ws_fault_point;
 typedef enum {
   WS_FAULT_REMOVE_DIR = 1, /* a sibling's eviction removed the key dir */
   WS_FAULT_ENOSPC,         /* the disk is full */
-  WS_FAULT_EXIT            /* the process dies here (SIGKILL, no cleanup) */
+  WS_FAULT_EXIT,           /* the process dies here (SIGKILL, no cleanup) */
+  WS_FAULT_STOP            /* the process stops here (SIGSTOP) until continued */
 } ws_fault_action;
 
 typedef struct ws_store ws_store;
 
 typedef struct ws_sweep_stats {
-  uint64_t entries, bytes, removed, temps_removed, corrupt;
+  uint64_t entries, bytes, removed, temps_removed, corrupt, dirs_removed;
 } ws_sweep_stats;
 
 /* ws_store_evict flags. FORCE: sweep even when the throttle would skip it.
@@ -202,6 +240,10 @@ void ws_store_advance_clock(ws_store *s, uint64_t ns);
 uint64_t ws_store_now_ns(const ws_store *s);
 void ws_store_set_fault(ws_store *s, ws_fault_point point,
                         ws_fault_action action, int times);
+/* What the store calls while it waits for a lock: a nonzero return stops
+ * the wait and the call fails with EINTR. NULL: no check. */
+void ws_store_set_poll(ws_store *s, ws_poll_fn poll, void *ctx);
+void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
  * is replaced atomically. label may be NULL. */
@@ -229,6 +271,7 @@ typedef struct ws_listed {
   char run_id[WS_RUNID_MAX + 1];
   ws_meta meta;
   uint64_t disk_bytes; /* meta + payload files */
+  ws_stamp meta_st, bin_st; /* as listed: "changed since" is judged by these */
 } ws_listed;
 /* Every valid entry (only key's when key is not NULL), after the cleanup a
  * lookup does in passing. *out is malloc'd (free() it), NULL when empty. */

@@ -26,6 +26,17 @@ fi
 # `make check-cran` passes NOT_CRAN=false to check as CRAN would.
 NOT_CRAN="${NOT_CRAN:-true}"
 export NOT_CRAN
+# The Rust reference store, for the interop tests, where its sources are
+# beside this checkout (../shared/reference/refstore); built once into
+# .refstore/ and reused. Elsewhere those tests skip with a message.
+if [ -z "${WARMSTART_REFSTORE:-}" ]; then
+  build="$top/../shared/reference/refstore/build.sh"
+  if [ -f "$build" ] && command -v cargo >/dev/null 2>&1; then
+    WARMSTART_REFSTORE="$(REFSTORE_DIR="$top/.refstore" sh "$build" 2>"$out/refstore.log" | tail -n 1)"
+    [ -x "$WARMSTART_REFSTORE" ] || { echo "refstore did not build (see $out/refstore.log)"; WARMSTART_REFSTORE=""; }
+  fi
+fi
+export WARMSTART_REFSTORE
 # Figures the reliability tests measured (see the README's RELIABILITY).
 WARMSTART_FIGURES="$out/figures.txt"
 export WARMSTART_FIGURES
@@ -57,6 +68,14 @@ if grep -qE '^Status: .*(ERROR|WARNING)' check.log; then
   echo "R CMD check reported:"
   grep -E '^\* checking .*(ERROR|WARNING)$' check.log || true
   bad=1
+fi
+# Every .Call entry point under gctorture(TRUE), against the package the
+# check installed (about a minute and a half; `make gctorture` alone).
+if [ -d "$rcheck/warmstart" ] && [ "${WARMSTART_SKIP_GCTORTURE:-}" != true ]; then
+  R_LIBS="$rcheck${R_LIBS:+:$R_LIBS}" "$(dirname "$(command -v "$R_BIN")")/Rscript" \
+    --vanilla "$top/tools/gctorture.R" >"$out/gctorture.log" 2>&1 || {
+      cat "$out/gctorture.log"; bad=1; }
+  grep '^gctorture:' "$out/gctorture.log" || true
 fi
 [ -s "$out/figures.txt" ] && { echo "figures measured by the tests:"; sed 's/^/  /' "$out/figures.txt"; }
 echo "(skipped: $skipped; details in $out)"

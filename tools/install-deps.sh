@@ -66,6 +66,22 @@ if [ -n "$sys_missing" ]; then
   fi
 fi
 
+# ---- tools the tests use to make hostile conditions (each test skips
+# with a message where its tool is missing; CI installs them) ----
+tools_missing=""
+command -v localedef >/dev/null 2>&1 && [ -d /usr/share/i18n/locales ] || tools_missing="$tools_missing locales"
+command -v strace >/dev/null 2>&1 || tools_missing="$tools_missing strace"
+command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || tools_missing="$tools_missing util-linux"
+command -v mkfifo >/dev/null 2>&1 || tools_missing="$tools_missing coreutils"
+if [ -n "$tools_missing" ]; then
+  if can_apt; then
+    # shellcheck disable=SC2086
+    apt_install $tools_missing
+  else
+    echo "install-deps: tests will skip what needs:$tools_missing" >&2
+  fi
+fi
+
 # ---- R packages ----
 missing_r() {
   "$RSCRIPT" --vanilla -e '

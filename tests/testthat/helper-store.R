@@ -48,6 +48,17 @@ dead_pid <- function() {
   job$pid
 }
 
+# The pid of a process that lives until the calling test ends (a stand-in
+# for a live writer; a fixed sleep would end early under valgrind).
+live_sibling <- function(env = parent.frame()) {
+  job <- parallel::mcparallel(repeat Sys.sleep(1), silent = TRUE)
+  withr::defer({
+    tools::pskill(job$pid, tools::SIGKILL)
+    suppressWarnings(parallel::mccollect(job, wait = TRUE))
+  }, envir = env)
+  job$pid
+}
+
 wait_gone <- function(pid, seconds = 10) {
   deadline <- Sys.time() + seconds
   while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {

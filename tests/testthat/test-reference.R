@@ -164,9 +164,13 @@ test_that("orphan_temp_files_from_dead_processes_are_swept", {
   dir.create(dir)
   # The Rust test uses pid 1 as "another process"; pid 1 is alive, and
   # sweeping a live process's temp is the bug this store fixes. A reaped
-  # child's pid is a dead writer.
-  orphan_other <- file.path(dir, sprintf("r0-0.json.tmp.%d.0", dead_pid()))
-  mine <- file.path(dir, sprintf("r0-0.bin.tmp.%d.0", Sys.getpid()))
+  # child's pid is a dead writer, provably so only to a process with the
+  # same host token (its names carry it; the Rust store's carry none, and
+  # those are judged by age alone: see test-temps.R).
+  token <- warmstart:::ws_host_token()
+  orphan_other <- file.path(dir, sprintf("r0-0.json.tmp.%d.0.0.%s", dead_pid(),
+                                         token))
+  mine <- file.path(dir, sprintf("r0-0.bin.tmp.%d.0.0.%s", Sys.getpid(), token))
   writeBin(charToRaw("orphan"), orphan_other)
   writeBin(charToRaw("mine"), mine)
   res <- ws_evict(t$store)

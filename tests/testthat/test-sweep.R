@@ -90,12 +90,15 @@ test_that("a marker some process died writing is swept", {
   skip_if_no_fork()
   t <- temp_store()
   dir.create(file.path(t$root, ".warmstart"))
-  stray <- file.path(t$root, ".warmstart", sprintf("sweep.tmp.%d", dead_pid()))
+  token <- warmstart:::ws_host_token()
+  stray <- file.path(t$root, ".warmstart",
+                     sprintf("sweep.tmp.%d.%s", dead_pid(), token))
   writeLines("half", stray)
   # A live process's (this one's would be reused by the sweep's own marker).
   sibling <- parallel::mcparallel(Sys.sleep(60), silent = TRUE)
   withr::defer(tools::pskill(sibling$pid))
-  live <- file.path(t$root, ".warmstart", sprintf("sweep.tmp.%d", sibling$pid))
+  live <- file.path(t$root, ".warmstart",
+                   sprintf("sweep.tmp.%d.%s", sibling$pid, token))
   writeLines("theirs", live)
   res <- ws_evict(t$store)
   expect_false(file.exists(stray))

@@ -10,7 +10,7 @@ write_temp <- function(dir, run_id, ext, pid, host = NULL, age = 0) {
   path
 }
 
-this_host <- function() gsub("[^A-Za-z0-9._-]", "_", Sys.info()[["nodename"]])
+this_host <- function() warmstart:::ws_host_token()
 
 test_that("a live sibling's in-flight temps survive a sweep", {
   skip_if_no_fork()
@@ -28,18 +28,22 @@ test_that("a live sibling's in-flight temps survive a sweep", {
   expect_identical(res$temps_removed, 0)
 })
 
-test_that("temps of dead writers on this host are swept, with or without host", {
+test_that("temps of dead writers with our host token are swept; others by age", {
   skip_if_no_fork()
   t <- temp_store()
   dir <- key_dir(t, key_for("dead"))
   dir.create(dir)
   pid <- dead_pid()
   rid <- sprintf("r%x-1", pid)
-  a <- write_temp(dir, rid, "bin", pid, host = this_host())
-  b <- write_temp(dir, rid, "json", pid)
+  ours <- write_temp(dir, rid, "bin", pid, host = this_host())
+  # The Rust store's temps carry no token: the pid may be another pid
+  # namespace's, so only the age tells.
+  rust_young <- write_temp(dir, rid, "json", pid)
+  rust_old <- write_temp(dir, "r1-2", "json", pid, age = 2 * 3600)
   res <- ws_evict(t$store)
-  expect_false(file.exists(a))
-  expect_false(file.exists(b))
+  expect_false(file.exists(ours))
+  expect_true(file.exists(rust_young))
+  expect_false(file.exists(rust_old))
   expect_identical(res$temps_removed, 2)
 })
 
@@ -69,22 +73,47 @@ test_that("a hung writer's temp is swept after an hour even if it is alive", {
   expect_false(file.exists(old))
 })
 
-test_that("a payload without its meta follows the same rule (pid in run id)", {
+test_that("a payload without its meta is judged by its writer's meta temp, not its run id", {
   skip_if_no_fork()
   t <- temp_store()
   key <- key_for("orphan-bin")
   dir <- key_dir(t, key)
   dir.create(dir)
-  dead <- file.path(dir, sprintf("r%x-10.bin", dead_pid()))
-  live <- file.path(dir, sprintf("r%x-11.bin", Sys.getpid()))
-  live_old <- file.path(dir, sprintf("r%x-12.bin", Sys.getpid()))
-  for (f in c(dead, live, live_old)) writeBin(charToRaw("payload"), f)
-  Sys.setFileTime(live_old, Sys.time() - 2 * 3600)
+  sibling <- live_sibling()
+  dead <- dead_pid()
+  payload <- function(run_id, age = 0) {
+    f <- file.path(dir, paste0(run_id, ".bin"))
+    writeBin(charToRaw("payload"), f)
+    if (age > 0) Sys.setFileTime(f, Sys.time() - age)
+    f
+  }
+  # A writer that died between its renames left its meta temp behind.
+  died <- payload("r1-10")
+  died_temp <- write_temp(dir, "r1-10", "json", dead, host = this_host())
+  # A live writer between its renames (its meta temp is there).
+  live <- payload("r1-11")
+  write_temp(dir, "r1-11", "json", sibling, host = this_host())
+  # No temp: a writer that writes its meta temp after the rename (the
+  # Rust store) cannot be told from a dead one until an hour has passed.
+  young <- payload("r1-12")
+  old <- payload("r1-13", age = 2 * 3600)
+  # The run id names no writer: ws_save(run_id =) picks it, and a pid
+  # means nothing on another host. A dead pid in it, a live writer beside
+  # it (a container's: another token) keeps it; a live pid in it does not
+  # keep an hour-old payload without a writer.
+  named_dead <- payload(sprintf("r%x-14", dead))
+  write_temp(dir, sprintf("r%x-14", dead), "json", dead, host = "0123456789abcdef")
+  named_live <- payload(sprintf("r%x-15", Sys.getpid()), age = 2 * 3600)
   res <- ws_evict(t$store)
-  expect_false(file.exists(dead))
-  expect_true(file.exists(live)) # a live writer between its two renames
-  expect_false(file.exists(live_old))
-  expect_identical(res$removed, 2)
+  expect_false(file.exists(died))
+  expect_false(file.exists(died_temp))
+  expect_true(file.exists(live))
+  expect_true(file.exists(young))
+  expect_false(file.exists(old))
+  expect_true(file.exists(named_dead))
+  expect_false(file.exists(named_live))
+  expect_identical(res$removed, 3)
+  expect_identical(res$temps_removed, 1)
   expect_null(ws_lookup(t$store, key))
 })
 

@@ -1,0 +1,78 @@
+# `make gctorture`: every .Call entry point of the package on small stores,
+# once normally and once under gctorture(TRUE) (a garbage collection at
+# every allocation, so an object the C code forgot to PROTECT is collected
+# while still in use). The two runs must give identical results. Run by
+# tools/gctorture.sh against a build of the package.
+library(warmstart)
+
+root <- file.path(tempdir(), "gctorture-store")
+
+# Returns everything the entry points return on a fresh store; same inputs,
+# same outputs, whether tortured or not.
+exercise <- function() {
+  unlink(root, recursive = TRUE)
+  warmstart:::ws_cache_clear()
+  # Not durable: fsync has nothing to do with the glue, and costs time.
+  st <- ws_open(root, size_budget = 1e6, ttl = 3600, durable = FALSE)
+  k1 <- ws_key("gc", 1L)
+  k2 <- ws_key("gc", list(a = 1, b = "x", f = function(x) x + 1, d = 1:3))
+  id <- ws_save(st, k1, charToRaw("raw payload"), objective = 1.5, iteration = 3)
+  ws_save(st, k1, charToRaw("replaced"), objective = 1, iteration = 4,
+          kind = "final", run_id = id)
+  env <- new.env()
+  env$n <- 1
+  ws_save(st, k2, list(v = 1:5, e = env), objective = NULL)
+  cache <- ws_cachem(st)
+  cache$set("a", list(1, "b"))
+  cache$set("b", 2)
+  out <- list(
+    lookup_cold = ws_lookup(st, k1),
+    lookup_hot = ws_lookup(st, k1),
+    latest = ws_lookup_latest(st, k2)$payload$v,
+    decoded_again = ws_lookup_latest(st, k2)$payload$e$n,
+    list_labels = .Call(warmstart:::C_ws_list, st, NULL, TRUE),
+    list = ws_list(st),
+    info = unclass(ws_info(st))[c("entries", "keys", "bytes")],
+    keys = sort(cache$keys()),
+    get = cache$get("a"),
+    exists = cache$exists("b"),
+    store_info = .Call(warmstart:::C_ws_store_info, st),
+    evict = ws_evict(st, verify = TRUE)[c("entries", "removed", "corrupt")],
+    removed = ws_remove(st, k2),
+    after = nrow(ws_list(st)),
+    key_error = tryCatch(ws_key(new.env()), ws_bad_argument = function(e) e$argument),
+    arg_error = tryCatch(ws_lookup(st, "nope"), ws_bad_argument = function(e) e$argument),
+    io_error = tryCatch(ws_open(file.path(root, k1, paste0(id, ".bin"), "x")),
+                        ws_io_error = function(e) e$code),
+    # Its counts are the process's, which differ between the runs.
+    sweep_state = names(warmstart:::ws_sweep_state(st)),
+    cache_usage = names(warmstart:::ws_cache_usage())
+  )
+  # Written times differ between the runs: compare their shape only.
+  out$lookup_cold$written <- class(out$lookup_cold$written)
+  out$lookup_hot$written <- class(out$lookup_hot$written)
+  out$list_labels$written <- class(out$list_labels$written)
+  out$list$written <- class(out$list$written)
+  out$list_labels$run_id <- NULL
+  out$list$run_id <- NULL
+  out$lookup_cold$run_id <- out$lookup_hot$run_id <- NULL
+  out
+}
+
+calm <- exercise()
+started <- Sys.time()
+gctorture(TRUE)
+tortured <- exercise()
+gctorture(FALSE)
+seconds <- as.numeric(Sys.time() - started, units = "secs")
+same <- vapply(names(calm), function(n) identical(calm[[n]], tortured[[n]]), TRUE)
+cat(sprintf("gctorture: %d of %d results identical under gctorture (%.0f s)\n",
+            sum(same), length(same), seconds))
+if (!all(same)) {
+  for (n in names(calm)[!same]) {
+    cat("differs:", n, "\n")
+    str(calm[[n]])
+    str(tortured[[n]])
+  }
+  quit(status = 1)
+}
