@@ -133,11 +133,22 @@ format_seconds <- function(s) {
       sprintf("%g seconds", s)
 }
 
-# Where ws_open() keeps a store when no root is given: the option, then the
-# environment variable, then the user's cache directory. R CMD check (and
-# so examples and tests) must not write into the user's home, so there the
-# last fallback is a directory under tempdir().
+# Where ws_open() keeps a store when no root is given: the root chosen
+# explicitly (the option, then the environment variable), else the user's
+# cache directory. R CMD check (and so examples and tests) must not write
+# into the user's home unasked, so there the user's cache directory gives
+# way to a directory under tempdir(). A chosen root still wins: a CI job
+# that sets WARMSTART_DIR keeps its fits from one run to the next.
 default_root <- function() {
+  root <- chosen_root()
+  if (!is.null(root)) return(root)
+  if (checking()) return(file.path(tempdir(), "warmstart"))
+  tools::R_user_dir("warmstart", "cache")
+}
+
+# The root the user chose: option `warmstart.dir`, then WARMSTART_DIR;
+# NULL when neither is set.
+chosen_root <- function() {
   opt <- getOption("warmstart.dir")
   if (!is.null(opt)) {
     if (!is.character(opt) || length(opt) != 1L || is.na(opt) || !nzchar(opt)) {
@@ -146,10 +157,8 @@ default_root <- function() {
     }
     return(opt)
   }
-  if (checking()) return(file.path(tempdir(), "warmstart"))
   env <- Sys.getenv("WARMSTART_DIR")
-  if (nzchar(env)) return(env)
-  tools::R_user_dir("warmstart", "cache")
+  if (nzchar(env)) env else NULL
 }
 
 checking <- function() {

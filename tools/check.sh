@@ -40,6 +40,10 @@ export WARMSTART_REFSTORE
 # Figures the reliability tests measured (see the README's RELIABILITY).
 WARMSTART_FIGURES="$out/figures.txt"
 export WARMSTART_FIGURES
+# Run the CI proof (tests/testthat/test-ci-proof.R: R CMD check of
+# inst/ci-example twice with one WARMSTART_DIR); skipped on CRAN.
+WARMSTART_CI_PROOF=true
+export WARMSTART_CI_PROOF
 # Checks must write nothing outside tempdir(): give them a private one.
 TMPDIR="$out/tmp"
 mkdir -p "$TMPDIR"

@@ -1,0 +1,3 @@
+library(testthat)
+library(ciexample)
+test_check("ciexample")
