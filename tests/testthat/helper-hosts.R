@@ -277,8 +277,14 @@ host_results <- function(run) {
     at <- seq_along(removed)
     is_kill <- dirname(removed) == run$killdir
     kill_at <- at[is_kill][match(kills$pid, as.integer(name[is_kill]))]
-    is_marker <- grepl("^sweep\\.tmp\\.", name)
-    marker_temps <- sum(is_marker)
+    # The sweep's marker (.warmstart/sweep) is written through a temp
+    # named by pid alone; count those removed while their writer lived.
+    is_marker <- grepl("^sweep\\.tmp\\.[0-9]+$", name)
+    marker_pid <- as.integer(sub("^sweep\\.tmp\\.", "", name[is_marker]))
+    marker_owner <- writers$name[match(marker_pid, writers$pid)]
+    marker_kill_at <- kill_at[match(marker_owner, kills$name)]
+    marker_temps <- sum(!is.na(marker_owner) &
+                          (is.na(marker_kill_at) | at[is_marker] < marker_kill_at))
     temp <- grepl("\\.tmp\\.", name) & !is_marker & !is_kill
     pid <- as.integer(sub("^.*\\.tmp\\.([0-9]+).*$", "\\1", name[temp]))
     owner <- writers$name[match(paste(pid %/% host_pid_stride, pid),
@@ -446,8 +452,8 @@ record_host_figures <- function(label, res, seconds) {
   record_figure(sprintf("%s: wrong payloads (at commit, lookups, at the end)", label),
                 c(res$checks[["wrong_bytes"]], res$lookups_wrong,
                   length(res$final_wrong)))
-  record_figure(sprintf("%s: temps removed of killed writers, of live writers (saves hit); saves failed with ENOENT; files removed seen (of them hidden by FUSE)", label),
-                sprintf("%d, %d (%d); %d; %d (%d)", res$killed_temps, length(res$live_temps),
-                        length(res$live_saves), res$save_enoent, res$removals_seen,
-                        res$hidden))
+  record_figure(sprintf("%s: temps removed of killed writers, of live writers (saves hit); sweep marker temps of live writers removed; saves failed with ENOENT; files removed seen (of them hidden by FUSE)", label),
+                sprintf("%d, %d (%d); %d; %d; %d (%d)", res$killed_temps, length(res$live_temps),
+                        length(res$live_saves), res$marker_temps, res$save_enoent,
+                        res$removals_seen, res$hidden))
 }
