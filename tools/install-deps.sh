@@ -3,6 +3,8 @@
 # machine lacks. System libraries come from apt-get (when run as root on a
 # Debian-like system); R packages from Debian's r-cran-* packages when
 # possible, otherwise from CRAN. Does nothing when everything is present.
+# --cran-tools: only the tools of `make check-cran`; --network: also what
+# `make test-network` needs (sshfs, openssh-server).
 set -eu
 
 R_BIN="${R:-R}"
@@ -65,6 +67,31 @@ if [ -n "$sys_missing" ]; then
     exit 1
   fi
 fi
+
+# ---- tools the multi-host tests use: test-hosts.R (make test) needs
+# unshare and inotifywait; test-network.R (make test-network, which passes
+# --network) also an sshfs client and an sshd of its own. Without them those
+# tests skip with a message. ----
+install_tools() {
+  if [ -z "$1" ]; then return 0; fi
+  if can_apt; then
+    # One at a time: a name this distribution lacks must not stop the others.
+    for p in $1; do
+      apt_install "$p" || echo "install-deps: could not install $p" >&2
+    done
+  else
+    echo "install-deps: the multi-host tests want:$1 (they skip without)" >&2
+  fi
+}
+tools_missing=""
+command -v unshare >/dev/null 2>&1 || tools_missing="$tools_missing util-linux"
+command -v inotifywait >/dev/null 2>&1 || tools_missing="$tools_missing inotify-tools"
+if [ "${1:-}" = "--network" ]; then
+  command -v sshfs >/dev/null 2>&1 || tools_missing="$tools_missing sshfs"
+  [ -x /usr/sbin/sshd ] || tools_missing="$tools_missing openssh-server"
+  command -v ssh-keygen >/dev/null 2>&1 || tools_missing="$tools_missing openssh-client"
+fi
+install_tools "$tools_missing"
 
 # ---- R packages ----
 missing_r() {
