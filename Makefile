@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test check-cran check-depends-only sanitize valgrind gctorture fuzz clean
+.PHONY: all deps install demo test test-network check-cran check-depends-only sanitize valgrind gctorture fuzz clean
 
 all: test
 
@@ -23,6 +23,12 @@ demo: install
 
 test: deps
 	@sh tools/check.sh
+
+# The multi-host harness over sshfs, with our own sshd on 127.0.0.1
+# (tests/testthat/test-network.R; about 2 to 3 minutes).
+test-network: deps
+	@sh tools/install-deps.sh --network
+	@sh tools/test-network.sh
 
 # As CRAN checks: --as-cran, with the tools it wants (pandoc, qpdf,
 # checkbashisms), and the tests CRAN would run.
@@ -51,4 +57,4 @@ fuzz:
 	@sh tools/fuzz/run.sh
 
 clean:
-	rm -rf .check .check-depends-only .install .sanitize .valgrind .gctorture .fuzz src/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz src/*.o src/*.so src/Makevars

@@ -3,6 +3,8 @@
 # machine lacks. System libraries come from apt-get (when run as root on a
 # Debian-like system); R packages from Debian's r-cran-* packages when
 # possible, otherwise from CRAN. Does nothing when everything is present.
+# --cran-tools: only the tools of `make check-cran`; --network: also what
+# `make test-network` needs (sshfs, openssh-server).
 set -eu
 
 R_BIN="${R:-R}"
@@ -66,21 +68,34 @@ if [ -n "$sys_missing" ]; then
   fi
 fi
 
-# ---- tools the tests use to make hostile conditions (each test skips
-# with a message where its tool is missing; CI installs them) ----
-tools_missing=""
-command -v localedef >/dev/null 2>&1 && [ -d /usr/share/i18n/locales ] || tools_missing="$tools_missing locales"
-command -v strace >/dev/null 2>&1 || tools_missing="$tools_missing strace"
-command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1 || tools_missing="$tools_missing util-linux"
-command -v mkfifo >/dev/null 2>&1 || tools_missing="$tools_missing coreutils"
-if [ -n "$tools_missing" ]; then
+# ---- tools the tests use to make hostile conditions: locales (a
+# comma-decimal locale built with localedef), strace, unshare and flock
+# (util-linux), inotifywait (the multi-host harness, test-hosts.R);
+# test-network.R (make test-network, which passes --network) also wants an
+# sshfs client and an sshd of its own. Each test skips with a message
+# where its tool is missing; CI installs them. ----
+install_tools() {
+  if [ -z "$1" ]; then return 0; fi
   if can_apt; then
-    # shellcheck disable=SC2086
-    apt_install $tools_missing
+    # One at a time: a name this distribution lacks must not stop the others.
+    for p in $1; do
+      apt_install "$p" || echo "install-deps: could not install $p" >&2
+    done
   else
-    echo "install-deps: tests will skip what needs:$tools_missing" >&2
+    echo "install-deps: some tests want:$1 (they skip without)" >&2
   fi
+}
+tools_missing=""
+{ command -v localedef >/dev/null 2>&1 && [ -d /usr/share/i18n/locales ]; } || tools_missing="$tools_missing locales"
+command -v strace >/dev/null 2>&1 || tools_missing="$tools_missing strace"
+{ command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1; } || tools_missing="$tools_missing util-linux"
+command -v inotifywait >/dev/null 2>&1 || tools_missing="$tools_missing inotify-tools"
+if [ "${1:-}" = "--network" ]; then
+  command -v sshfs >/dev/null 2>&1 || tools_missing="$tools_missing sshfs"
+  [ -x /usr/sbin/sshd ] || tools_missing="$tools_missing openssh-server"
+  command -v ssh-keygen >/dev/null 2>&1 || tools_missing="$tools_missing openssh-client"
 fi
+install_tools "$tools_missing"
 
 # ---- R packages ----
 missing_r() {
