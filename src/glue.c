@@ -545,6 +545,39 @@ SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
   return Rf_ScalarReal((double)removed);
 }
 
+/* ---- claims (single flight) ---- */
+
+static void claim_finalizer(SEXP ptr) {
+  ws_claim *c = R_ExternalPtrAddr(ptr);
+  if (c != NULL) {
+    ws_claim_release(c);
+    R_ClearExternalPtr(ptr);
+  }
+}
+
+/* A claim on key (an external pointer whose finalizer lets go of it, so
+ * an R error or interrupt in the computation cannot keep it), or NULL
+ * when another live process holds it. */
+SEXP C_ws_claim(SEXP store, SEXP key) {
+  ws_store *s = store_arg(store);
+  const char *k = key_arg(key);
+  SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, R_NilValue, R_NilValue));
+  R_RegisterCFinalizerEx(ptr, claim_finalizer, TRUE);
+  ws_claim *c = NULL;
+  ws_error err;
+  int rc = ws_claim_try(s, k, &c, &err);
+  if (rc < 0) ws_raise(&err);
+  UNPROTECT(1);
+  if (rc == 0) return R_NilValue;
+  R_SetExternalPtrAddr(ptr, c);
+  return ptr;
+}
+
+SEXP C_ws_release(SEXP claim) {
+  if (TYPEOF(claim) == EXTPTRSXP) claim_finalizer(claim);
+  return R_NilValue;
+}
+
 /* ---- sweep, clock, faults, cache ---- */
 
 SEXP C_ws_evict(SEXP store, SEXP verify) {

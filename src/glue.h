@@ -24,6 +24,8 @@ SEXP C_ws_cache_limits(SEXP entries, SEXP bytes);
 SEXP C_ws_same_object(SEXP x, SEXP y);
 SEXP C_ws_valid_run_id(SEXP run_id);
 SEXP C_ws_host_token(void);
+SEXP C_ws_claim(SEXP store, SEXP key);
+SEXP C_ws_release(SEXP claim);
 SEXP C_ws_key(SEXP args);
 
 /* errors.c: raise a classed R condition; neither returns. */

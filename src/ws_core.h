@@ -292,6 +292,14 @@ typedef struct ws_sweep_state {
 } ws_sweep_state;
 void ws_store_sweep_state(const ws_store *s, ws_sweep_state *out);
 
+/* ---- claim.c: single flight ---- */
+typedef struct ws_claim ws_claim;
+/* 1 with *out: this process now computes key's value (until
+ * ws_claim_release, or its death); 0: another live process does; -1 with
+ * err (a read-only store cannot be claimed). */
+int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err);
+void ws_claim_release(ws_claim *c);
+
 /* ---- lookup_cache.c: process-wide, bounded ---- */
 typedef struct ws_lcache_row {
   char *dir_path; /* absolute key dir: identifies root and key */
