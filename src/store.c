@@ -332,21 +332,11 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
                  n, path);
     return -1;
   }
-  /* Read straight into the caller's buffer and hash each chunk while it is
-   * still in cache: no intermediate copy, no second pass. */
+  /* Read straight into the caller's buffer, hashed as it comes in: no
+   * intermediate copy, no second pass (hashread.c). */
   size_t got = 0;
   int read_errno = 0;
-  while (got < n) {
-    size_t want = n - got > (1u << 20) ? (1u << 20) : n - got;
-    size_t chunk = 0;
-    if (ws_read_fully(fd, buf + got, want, &chunk) != 0) read_errno = errno;
-    if (chunk > 0 && ws_sha256_update(h, buf + got, chunk) != 0) {
-      read_errno = EIO;
-      chunk = 0;
-    }
-    got += chunk;
-    if (read_errno != 0 || chunk < want) break;
-  }
+  if (ws_read_hashed(fd, buf, n, h, &got) != 0) read_errno = errno;
   ws_stamp after;
   int changed = ws_stamp_fd(fd, &after) != 0 || !ws_stamp_equal(&after, &bin_st);
   close(fd); /* read-only: close cannot lose data */

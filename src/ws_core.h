@@ -83,6 +83,13 @@ int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
  * many bytes that was; -1 with errno. */
 int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes);
 
+/* ---- hashread.c ---- */
+/* Reads up to n bytes from fd into buf, hashing them into h as they come
+ * (large payloads on a second thread); *got is how many were read. 0 when
+ * the file ended or n were read, -1 with errno on a read error. */
+int ws_read_hashed(int fd, unsigned char *buf, size_t n, ws_sha256 *h,
+                   size_t *got);
+
 /* ---- meta.c: the schema v1 meta JSON ---- */
 /* The shortest text that reads back as v, with '.' whatever the locale. */
 int ws_format_double(double v, char *buf, size_t cap);

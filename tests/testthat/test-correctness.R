@@ -404,3 +404,27 @@ test_that("ws_key() called while another ws_key() walks gives both right keys", 
   expect_identical(unique(inner), ws_key("inner", 1:10))
   expect_identical(outer, ws_key("outer", list(a = 1:5e4, b = "after")))
 })
+
+# ---- the cold read hashes on a second thread (issue 16) ----
+
+test_that("a large payload is verified across every chunk the reader reads", {
+  t <- temp_store(size_budget = Inf, memory_cache = FALSE)
+  key <- key_for("hashed while read")
+  n <- 20e6 # 5 chunks of 4 MiB: hashed on the second thread
+  payload <- as.raw(sample.int(256, n, replace = TRUE) - 1L)
+  ws_save(t$store, key, payload, objective = 1)
+  expect_identical(ws_lookup(t$store, key)$payload, payload)
+  # One byte changed in the last chunk, then in the first: never returned.
+  for (at in c(n - 1, 1)) {
+    ws_remove(t$store, key)
+    ws_save(t$store, key, payload, objective = 1)
+    bin <- entry_files(key_dir(t, key), "\\.bin$")
+    expect_length(bin, 1L)
+    con <- file(bin, "r+b")
+    seek(con, at, rw = "write")
+    writeBin(as.raw(bitwXor(as.integer(payload[at + 1]), 1L)), con)
+    close(con)
+    expect_null(ws_lookup(t$store, key))
+    expect_length(entry_files(key_dir(t, key)), 0L)
+  }
+})

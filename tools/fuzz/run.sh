@@ -11,10 +11,10 @@ work="$top/.fuzz"
 seconds="${FUZZ_SECONDS:-600}"
 CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
 targets="${*:-meta scan}"
-# The C core: every source file but the R glue.
-core="$(cd "$top/src" && ls *.c | grep -v -e '^glue\.c$' -e '^init\.c$' -e '^fingerprint\.c$')"
+# The C core: every source file that includes no R header.
+core="$(cd "$top/src" && grep -L -e '<R\.h>' -e '<Rinternals\.h>' -e 'R_ext/' *.c)"
 mkdir -p "$work"
-flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+flags="-g -O1 -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 for t in $targets; do
   srcs=""
   for f in $core; do srcs="$srcs $top/src/$f"; done
