@@ -3,6 +3,7 @@
 #   ws_bad_argument  bad input; field `argument` names it
 #   ws_io_error      a file system failure; fields `errno` (the number),
 #                    `code` (its name, e.g. "ENOSPC") and `path`
+#   ws_decode_error  verified bytes this R cannot unserialize (kept)
 # Handlers and tests check these classes and fields, never the message text,
 # which carries the system's (locale-dependent) strerror().
 

@@ -37,3 +37,9 @@ ws_sweep_state <- function(store) {
 # This process's host token, as its temp file names carry it: processes with
 # the same token judge each other's liveness by pid (src/names.c).
 ws_host_token <- function() .Call(C_ws_host_token)
+
+# SHA-256 of a raw vector (or a string's bytes) in lowercase hex.
+ws_sha256 <- function(x) {
+  if (is.character(x)) x <- charToRaw(enc2utf8(x))
+  .Call(C_ws_sha256, x)
+}

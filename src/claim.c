@@ -66,8 +66,14 @@ int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err) {
    * file) between our open and our lock. */
   for (int attempt = 0; attempt < 8; attempt++) {
     int fd;
-    do fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+    do fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
     while (fd < 0 && errno == EINTR);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      close(fd); /* a FIFO or device planted at the name: not a claim */
+      fd = -1;
+      errno = EINVAL;
+    }
     if (fd < 0) {
       ws_error_io(err, errno, path, "cannot open the claim '%s': %s", path,
                   strerror(errno));

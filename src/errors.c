@@ -102,3 +102,12 @@ void ws_raise_arg(const char *argument, const char *fmt, ...) {
   va_end(ap);
   raise_condition("ws_bad_argument", msg, 0, NULL, argument);
 }
+
+void ws_raise_class(const char *cls, const char *fmt, ...) {
+  char msg[WS_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  raise_condition(cls, msg, 0, NULL, NULL);
+}

@@ -4,6 +4,7 @@
  * planted in the store can neither redirect a read nor a removal outside
  * it. Files are opened O_NONBLOCK: a FIFO named like an entry must not hang
  * a lookup, and only regular files are entries. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -128,6 +129,21 @@ int ws_fsync_dir(const char *path) {
 
 int ws_open_dir(const char *path) {
   return open_retry(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+DIR *ws_opendir_fd(int dirfd) {
+  int fd = dup(dirfd);
+  DIR *d = fd < 0 ? NULL : fdopendir(fd);
+  if (d == NULL) {
+    int saved = errno;
+    if (fd >= 0) close(fd);
+    errno = saved;
+    return NULL;
+  }
+  /* A dup shares the descriptor's offset, which an earlier listing left
+   * at the end: without this, every listing after the first is empty. */
+  rewinddir(d);
+  return d;
 }
 
 int ws_open_regular_at(int dirfd, const char *name, ws_stamp *st) {
@@ -354,10 +370,23 @@ int ws_mkdir_p(const char *path, int durable, int *created_leaf) {
   return 0;
 }
 
+/* 1 when /proc is this process's pid namespace's (it may be another's,
+ * after unshare --pid without a /proc of its own). */
+static int proc_is_ours(void) {
+  char link[32], want[32];
+  ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+  if (n <= 0) return 0;
+  link[n] = '\0';
+  snprintf(want, sizeof want, "%ld", (long)getpid());
+  return strcmp(link, want) == 0;
+}
+
 /* 1 when /proc says the process is a zombie (it exited; its parent has
- * not reaped it yet). Where /proc is missing, we cannot tell: 0. */
+ * not reaped it yet). Where /proc is missing or another namespace's, we
+ * cannot tell: 0 (alive, the safe answer). */
 static int is_zombie(long pid) {
   char path[64], buf[512];
+  if (!proc_is_ours()) return 0;
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
   int fd = open_retry(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;

@@ -201,7 +201,7 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   if (label != R_NilValue) {
     lab = Rf_translateCharUTF8(STRING_ELT(label, 0));
     if (strlen(lab) > WS_LABEL_MAX)
-      ws_raise_arg("key", "`key` must be at most %d bytes", WS_LABEL_MAX);
+      ws_raise_arg("label", "`label` must be at most %d bytes", WS_LABEL_MAX);
   }
   char out[WS_RUNID_MAX + 1];
   ws_error err;
@@ -216,9 +216,13 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
 
 /* ---- lookup ---- */
 
+/* The vector the core reads the payload into. A lookup may read more
+ * than one candidate (one changed or failed its checksum): each new
+ * vector replaces the last in one protected slot, so at most one payload
+ * is held at a time. */
 typedef struct alloc_ctx {
   SEXP vec;
-  int nprotect;
+  PROTECT_INDEX slot;
   size_t n;
 } alloc_ctx;
 
@@ -269,11 +273,10 @@ static void *sink_alloc(void *ctx, size_t n) {
   alloc_ctx *a = ctx;
   if (n > (size_t)R_XLEN_T_MAX) return NULL;
   a->n = n;
+  REPROTECT(a->vec = R_NilValue, a->slot); /* the last candidate can go */
   SEXP v = R_tryCatchError(alloc_body, a, error_to_null, NULL);
   if (TYPEOF(v) != RAWSXP) return NULL;
-  PROTECT(v);
-  a->nprotect++;
-  a->vec = v;
+  REPROTECT(a->vec = v, a->slot);
   return RAW(v);
 }
 
@@ -390,13 +393,16 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   const char *k = key_arg(key);
   ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
   alloc_ctx a = {R_NilValue, 0, 0};
+  PROTECT_WITH_INDEX(R_NilValue, &a.slot);
   ws_payload_sink sink = {sink_alloc, &a};
   ws_found f;
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
-  UNPROTECT(a.nprotect);
   if (rc < 0) ws_raise(&err);
-  if (rc == 0) return R_NilValue;
+  if (rc == 0) {
+    UNPROTECT(1);
+    return R_NilValue;
+  }
   if (f.cached_value != NULL) {
     SEXP value = (SEXP)f.cached_value;
     /* Decoded before, so an error here is R's (memory), not the entry's:
@@ -405,10 +411,10 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
       value = unserialize_body(R_ExternalPtrProtected(value));
     PROTECT(value);
     SEXP out = make_entry(value, &f, k);
-    UNPROTECT(1);
+    UNPROTECT(2);
     return out;
   }
-  SEXP bytes = PROTECT(a.vec); /* the last allocation: the verified payload */
+  SEXP bytes = a.vec; /* the verified payload, protected in a.slot */
   SEXP value = bytes, cached = bytes;
   int nprot = 1, failed = 0;
   if (f.meta.format == WS_FORMAT_RSERIALIZED) {
@@ -416,12 +422,13 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
     value = PROTECT(decode(bytes, &failed));
     nprot++;
     if (failed) {
-      ws_store_discard(s, k, f.run_id);
+      /* Verified bytes are kept whatever goes wrong here: this R may be
+       * out of memory, or too old for the serialization. */
       UNPROTECT(nprot);
-      Rf_warning("removed entry %s of key %s: its payload passed the "
-                 "checksum but is not a readable R serialization",
-                 f.run_id, k);
-      return R_NilValue;
+      ws_raise_class("ws_decode_error",
+                     "entry %s of key %s passed its checksum, but this R "
+                     "cannot unserialize it (out of memory, or written by a "
+                     "newer R?); it is kept", f.run_id, k);
     }
     cached = value;
     if (holds_reference(value, 0)) {
@@ -514,7 +521,8 @@ static SEXP list_columns(void *data) {
     REAL(col_disk)[i] = (double)it->disk_bytes;
     if (c->with_labels) {
       SEXP lab = NA_STRING;
-      if (ws_store_label(c->store, it->key, it->run_id, label, WS_LABEL_MAX + 1))
+      if (ws_store_label(c->store, it->key, it->run_id, &it->meta_st, label,
+                         WS_LABEL_MAX + 1))
         lab = Rf_mkCharCE(label, CE_UTF8);
       SET_STRING_ELT(col_label, i, lab);
     }
@@ -662,3 +670,12 @@ SEXP C_ws_valid_run_id(SEXP run_id) {
 SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }
 
 SEXP C_ws_host_token(void) { return Rf_mkString(ws_host_token()); }
+
+/* SHA-256 of a raw vector in lowercase hex, for tests that write metas. */
+SEXP C_ws_sha256(SEXP bytes) {
+  if (TYPEOF(bytes) != RAWSXP) ws_raise_arg("bytes", "`bytes` must be a raw vector");
+  char hex[WS_CHECKSUM_HEX + 1];
+  if (ws_sha256_hex(RAW(bytes), (size_t)XLENGTH(bytes), hex) != 0)
+    ws_raise_class("ws_error", "SHA-256 failed (OpenSSL)");
+  return Rf_mkString(hex);
+}

@@ -24,6 +24,7 @@ SEXP C_ws_cache_limits(SEXP entries, SEXP bytes);
 SEXP C_ws_same_object(SEXP x, SEXP y);
 SEXP C_ws_valid_run_id(SEXP run_id);
 SEXP C_ws_host_token(void);
+SEXP C_ws_sha256(SEXP bytes);
 SEXP C_ws_claim(SEXP store, SEXP key);
 SEXP C_ws_release(SEXP claim);
 SEXP C_ws_key(SEXP args);
@@ -32,6 +33,9 @@ SEXP C_ws_key(SEXP args);
 struct ws_error;
 void ws_raise(const struct ws_error *err) __attribute__((noreturn));
 void ws_raise_arg(const char *argument, const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 2, 3)));
+/* A condition of class cls (then "ws_error", "error"). */
+void ws_raise_class(const char *cls, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
 
 #endif

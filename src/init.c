@@ -17,6 +17,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(C_ws_cache_limits, 2),  CALLDEF(C_ws_sweep_state, 1),
     CALLDEF(C_ws_valid_run_id, 1), CALLDEF(C_ws_host_token, 0),
     CALLDEF(C_ws_claim, 2),        CALLDEF(C_ws_release, 1),
+    CALLDEF(C_ws_sha256, 1),
     {NULL, NULL, 0}};
 
 void R_init_warmstart(DllInfo *dll) {

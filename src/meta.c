@@ -45,20 +45,28 @@ static int replace_point(char *buf, size_t cap, const char *from, const char *to
 
 /* Parses the JSON number text s[0..n) as a double, correctly rounded. */
 static int parse_double(const char *s, size_t n, double *out) {
-  char buf[512];
-  if (n + 8 > sizeof buf) return -1;
+  /* Room for a decimal point of a few bytes; a number may be any length
+   * (serde reads 1.000...0 with 600 zeros), so long ones go to the heap. */
+  char small[128];
+  size_t cap = n + 16;
+  char *buf = cap <= sizeof small ? small : malloc(cap);
+  if (buf == NULL) return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
-  if (replace_point(buf, sizeof buf, ".", locale_point()) != 0) return -1;
-  char *end = NULL;
-  errno = 0;
-  double d = strtod(buf, &end);
-  if (end == NULL || *end != '\0') return -1;
-  /* serde_json refuses a number out of a double's range; an underflow to
-   * zero or a subnormal it takes. */
-  if (!isfinite(d)) return -1;
-  *out = d;
-  return 0;
+  int rc = -1;
+  if (replace_point(buf, cap, ".", locale_point()) == 0) {
+    char *end = NULL;
+    errno = 0;
+    double d = strtod(buf, &end);
+    /* serde_json refuses a number out of a double's range; an underflow to
+     * zero or a subnormal it takes. */
+    if (end != NULL && *end == '\0' && isfinite(d)) {
+      *out = d;
+      rc = 0;
+    }
+  }
+  if (buf != small) free(buf);
+  return rc;
 }
 
 /* The shortest %g form that reads back to exactly the same double, with a
@@ -93,26 +101,40 @@ static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out) {
 
 enum { V_OBJECT, V_ARRAY, V_STRING, V_NUMBER, V_TRUE, V_FALSE, V_NULL };
 
+/* What a scanned string holds beyond plain text: STR_INVALID, not valid
+ * Unicode (invalid UTF-8, a lone surrogate escape: serde refuses such a
+ * string where it reads it, and skips it unread elsewhere); STR_NUL, a
+ * \u0000 escape (valid, but equal to none of the names and values we
+ * compare with, and cJSON's C strings would cut it short). */
+enum { STR_INVALID = 1, STR_NUL = 2 };
+
 /* A top-level member (or element, for the sequence form): the raw text of
  * its key (with quotes; NULL in a sequence) and of its value, the value's
- * kind, and whether key and value strings are valid Unicode without a
- * \u0000 escape (serde validates the strings it reads, not those inside
- * values it skips; a NUL cannot be in anything we compare with). */
+ * kind, and the flags of key and value strings. */
 typedef struct member {
   const char *key, *val;
   size_t key_len, len;
   int kind;
-  int key_ok, val_ok;
+  int key_flags, val_flags;
 } member;
-
-#define MAX_MEMBERS 64
 
 typedef struct jscan {
   const unsigned char *p, *end;
   int top_kind;
-  member top[MAX_MEMBERS];
-  size_t ntop;
+  member *top; /* malloc'd: jscan_free() */
+  size_t ntop, cap;
 } jscan;
+
+static void jscan_init(jscan *j, const char *text, size_t len) {
+  memset(j, 0, sizeof *j);
+  j->p = (const unsigned char *)text;
+  j->end = j->p + len;
+}
+
+static void jscan_free(jscan *j) {
+  free(j->top);
+  j->top = NULL;
+}
 
 static void skip_ws(jscan *j) {
   while (j->p < j->end &&
@@ -159,9 +181,9 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
 }
 
 /* A string at j->p; -1 on a syntax error (serde rejects those anywhere:
- * a raw control character, a bad escape), else 0 with *valid. */
-static int scan_string(jscan *j, int *valid) {
-  *valid = 1;
+ * a raw control character, a bad escape), else 0 with its STR_ flags. */
+static int scan_string(jscan *j, int *flags) {
+  *flags = 0;
   j->p++; /* the opening quote */
   while (j->p < j->end) {
     unsigned c = *j->p;
@@ -177,14 +199,15 @@ static int scan_string(jscan *j, int *valid) {
         unsigned u;
         if (j->end - j->p < 6 || hex4(j->p + 2, &u) != 0) return -1;
         j->p += 6;
-        if (u == 0 || (u >= 0xDC00 && u <= 0xDFFF)) *valid = 0;
+        if (u == 0) *flags |= STR_NUL;
+        if (u >= 0xDC00 && u <= 0xDFFF) *flags |= STR_INVALID;
         if (u >= 0xD800 && u <= 0xDBFF) {
           unsigned low;
           if (j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u' &&
               hex4(j->p + 2, &low) == 0 && low >= 0xDC00 && low <= 0xDFFF)
             j->p += 6;
           else
-            *valid = 0; /* a lone leading half */
+            *flags |= STR_INVALID; /* a lone leading half */
         }
         continue;
       }
@@ -194,7 +217,7 @@ static int scan_string(jscan *j, int *valid) {
     }
     size_t n = utf8_len(j->p, j->end);
     if (n == 0) {
-      *valid = 0;
+      *flags |= STR_INVALID;
       n = 1;
     }
     j->p += n;
@@ -235,13 +258,13 @@ static int scan_literal(jscan *j, const char *word) {
   return 0;
 }
 
-static int scan_scalar(jscan *j, int *kind, int *valid) {
-  *valid = 1;
+static int scan_scalar(jscan *j, int *kind, int *flags) {
+  *flags = 0;
   if (j->p >= j->end) return -1;
   switch (*j->p) {
   case '"':
     *kind = V_STRING;
-    return scan_string(j, valid);
+    return scan_string(j, flags);
   case 't':
     *kind = V_TRUE;
     return scan_literal(j, "true");
@@ -260,11 +283,11 @@ static int scan_scalar(jscan *j, int *kind, int *valid) {
 /* An object's key and its colon; the key's raw text (with its quotes) in
  * [*key, *key_end). */
 static int scan_key(jscan *j, const unsigned char **key,
-                    const unsigned char **key_end, int *valid) {
+                    const unsigned char **key_end, int *flags) {
   skip_ws(j);
   if (j->p >= j->end || *j->p != '"') return -1;
   *key = j->p;
-  if (scan_string(j, valid) != 0) return -1;
+  if (scan_string(j, flags) != 0) return -1;
   *key_end = j->p;
   skip_ws(j);
   if (j->p >= j->end || *j->p != ':') return -1;
@@ -280,11 +303,11 @@ static int scan_document(jscan *j) {
   unsigned char *stack = NULL; /* '{' or '[' per open container */
   size_t depth = 0, cap = 0;
   const unsigned char *start = NULL, *key = NULL, *key_end = NULL;
-  int key_ok = 1, rc = -1;
+  int key_flags = 0, rc = -1;
   skip_ws(j);
   for (;;) {
     /* Expecting a value. */
-    int kind, valid = 1;
+    int kind, flags = 0;
     if (depth == 1) start = j->p;
     if (j->p < j->end && (*j->p == '{' || *j->p == '[')) {
       unsigned char open = *j->p;
@@ -305,34 +328,40 @@ static int scan_document(jscan *j) {
         kind = open == '{' ? V_OBJECT : V_ARRAY;
       } else {
         if (open == '{') {
-          int ok;
+          int kf;
           const unsigned char *k, *ke;
-          if (scan_key(j, &k, &ke, &ok) != 0) goto out;
+          if (scan_key(j, &k, &ke, &kf) != 0) goto out;
           if (depth == 1) {
             key = k;
             key_end = ke;
-            key_ok = ok;
+            key_flags = kf;
           }
         }
         skip_ws(j);
         continue;
       }
-    } else if (scan_scalar(j, &kind, &valid) != 0) {
+    } else if (scan_scalar(j, &kind, &flags) != 0) {
       goto out;
     }
     /* A value ended; close containers as far as it goes. */
     for (;;) {
       if (depth == 0) goto done;
       if (depth == 1) {
-        if (j->ntop == MAX_MEMBERS) goto out; /* not a meta of anyone's */
+        if (j->ntop == j->cap) {
+          size_t nc = j->cap ? j->cap * 2 : 16;
+          member *nm = realloc(j->top, nc * sizeof *nm);
+          if (nm == NULL) goto out;
+          j->top = nm;
+          j->cap = nc;
+        }
         member *m = &j->top[j->ntop++];
         m->key = stack[0] == '{' ? (const char *)key : NULL;
         m->key_len = m->key ? (size_t)(key_end - key) : 0;
         m->val = (const char *)start;
         m->len = (size_t)(j->p - start);
         m->kind = kind;
-        m->key_ok = m->key ? key_ok : 1;
-        m->val_ok = valid;
+        m->key_flags = m->key ? key_flags : 0;
+        m->val_flags = flags;
       }
       skip_ws(j);
       if (j->p >= j->end) goto out;
@@ -340,13 +369,13 @@ static int scan_document(jscan *j) {
       if (*j->p == ',') {
         j->p++;
         if (open == '{') {
-          int ok;
+          int kf;
           const unsigned char *k, *ke;
-          if (scan_key(j, &k, &ke, &ok) != 0) goto out;
+          if (scan_key(j, &k, &ke, &kf) != 0) goto out;
           if (depth == 1) {
             key = k;
             key_end = ke;
-            key_ok = ok;
+            key_flags = kf;
           }
         }
         skip_ws(j);
@@ -356,7 +385,7 @@ static int scan_document(jscan *j) {
       j->p++;
       depth--;
       kind = open == '{' ? V_OBJECT : V_ARRAY;
-      valid = 1;
+      flags = 0;
     }
   }
 done:
@@ -378,9 +407,10 @@ static cJSON *string_item(const char *raw, size_t len) {
   return item;
 }
 
-/* Whether the scanned string raw[0..len) equals the C string want. */
-static int string_is(const char *raw, size_t len, int valid, const char *want) {
-  if (!valid) return 0;
+/* Whether the scanned string raw[0..len) (with its STR_ flags) equals the
+ * C string want. */
+static int string_is(const char *raw, size_t len, int flags, const char *want) {
+  if (flags != 0) return 0;
   cJSON *item = string_item(raw, len);
   int same = item != NULL && strcmp(item->valuestring, want) == 0;
   cJSON_Delete(item);
@@ -456,7 +486,13 @@ static int text_digest_check(const char *text, size_t len) {
 }
 
 static int add_raw(cJSON *obj, const char *name, const char *text) {
-  return cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(text)) ? 0 : -1;
+  cJSON *item = cJSON_CreateRaw(text);
+  if (item == NULL) return -1;
+  if (!cJSON_AddItemToObject(obj, name, item)) {
+    cJSON_Delete(item);
+    return -1;
+  }
+  return 0;
 }
 
 /* Integers are written as raw JSON text: cJSON prints every number through
@@ -531,19 +567,21 @@ static int get_kind(const member *m, ws_kind *out) {
   size_t len = m->len;
   if (m->kind == V_OBJECT) {
     jscan j;
-    memset(&j, 0, sizeof j);
-    j.p = (const unsigned char *)m->val;
-    j.end = j.p + m->len;
-    if (scan_document(&j) != 0 || j.ntop != 1 || j.top[0].kind != V_NULL ||
-        !j.top[0].key_ok)
-      return -1;
-    raw = j.top[0].key;
-    len = j.top[0].key_len;
-  } else if (m->kind != V_STRING || !m->val_ok) {
-    return -1;
+    jscan_init(&j, m->val, m->len);
+    int ok = scan_document(&j) == 0 && j.ntop == 1 && j.top[0].kind == V_NULL;
+    int rc = -1;
+    for (int v = 0; ok && v < 2; v++) {
+      if (string_is(j.top[0].key, j.top[0].key_len, j.top[0].key_flags, variants[v])) {
+        *out = v == 1 ? WS_KIND_FINAL : WS_KIND_CHECKPOINT;
+        rc = 0;
+      }
+    }
+    jscan_free(&j);
+    return rc;
   }
+  if (m->kind != V_STRING) return -1;
   for (int v = 0; v < 2; v++) {
-    if (string_is(raw, len, 1, variants[v])) {
+    if (string_is(raw, len, m->val_flags, variants[v])) {
       *out = v == 1 ? WS_KIND_FINAL : WS_KIND_CHECKPOINT;
       return 0;
     }
@@ -553,7 +591,7 @@ static int get_kind(const member *m, ws_kind *out) {
 
 /* A string field's value into buf (cap bytes), or -1. */
 static int get_string(const member *m, char *buf, size_t cap) {
-  if (m == NULL || m->kind != V_STRING || !m->val_ok) return -1;
+  if (m == NULL || m->kind != V_STRING || m->val_flags != 0) return -1;
   cJSON *item = string_item(m->val, m->len);
   int rc = -1;
   if (item != NULL && strlen(item->valuestring) < cap) {
@@ -601,11 +639,13 @@ static int read_fields(const member *const *f, ws_meta *out) {
   out->format = WS_FORMAT_RAW;
   if (f[F_FORMAT] != NULL) {
     char fmt[16];
-    if (get_string(f[F_FORMAT], fmt, sizeof fmt) != 0) return -1;
+    /* Not a format we can decode (a newer warmstart's?): not data to hand
+     * out, but serde accepts it, so the entry is left alone. */
+    if (get_string(f[F_FORMAT], fmt, sizeof fmt) != 0) return WS_META_FOREIGN;
     if (strcmp(fmt, "R-serialized") == 0)
       out->format = WS_FORMAT_RSERIALIZED;
     else if (strcmp(fmt, "raw") != 0)
-      return -1; /* a format we cannot decode is not data to hand out */
+      return WS_META_FOREIGN;
   }
   return 0;
 }
@@ -630,9 +670,10 @@ static int match_fields(const jscan *j, const member **f) {
   }
   for (size_t i = 0; i < j->ntop; i++) {
     const member *m = &j->top[i];
-    if (!m->key_ok) return -1; /* serde reads every key as a string */
+    /* serde reads every key as a string: an invalid one fails the meta. */
+    if (m->key_flags & STR_INVALID) return -1;
     for (int k = 0; k < NFIELDS; k++) {
-      if (!string_is(m->key, m->key_len, 1, field_names[k])) continue;
+      if (!string_is(m->key, m->key_len, m->key_flags, field_names[k])) continue;
       if (f[k] != NULL) return -1; /* serde: "duplicate field" */
       f[k] = m;
     }
@@ -644,12 +685,17 @@ static int match_fields(const jscan *j, const member **f) {
 int ws_meta_parse(const char *text, size_t len, ws_meta *out) {
   jscan j;
   const member *f[NFIELDS];
-  memset(&j, 0, sizeof j);
-  j.p = (const unsigned char *)text;
-  j.end = j.p + len;
+  jscan_init(&j, text, len);
+  int rc = -1;
   if (scan_document(&j) != 0 || (j.top_kind != V_OBJECT && j.top_kind != V_ARRAY) ||
-      j.ntop == 0 || match_fields(&j, f) != 0 || read_fields(f, out) != 0)
-    return -1;
+      j.ntop == 0 || match_fields(&j, f) != 0)
+    goto done;
+  int fields = read_fields(f, out);
+  if (fields == -1) goto done;
+  /* The Rust store writes neither a format nor a label: a meta that has one
+   * is ours, and ours carry their digest. */
+  if (f[F_DIGEST] == NULL && (f[F_FORMAT] != NULL || f[F_LABEL] != NULL))
+    goto done;
   if (f[F_DIGEST] != NULL) {
     /* Ours: the whole-text digest, or 0.1.0's over its field layout. That
      * covers every field of a meta without a label, so it is accepted for
@@ -659,11 +705,15 @@ int ws_meta_parse(const char *text, size_t len, ws_meta *out) {
     int legacy_ok = legacy_shape(f) && (check == 0 || f[F_LABEL] == NULL);
     char stored[WS_CHECKSUM_HEX + 2], digest[WS_CHECKSUM_HEX + 1];
     if (check != 1 &&
-        (!legacy_ok || get_string(f[F_DIGEST], stored, sizeof stored) != 0 ||
+        (!legacy_ok || fields != 0 || get_string(f[F_DIGEST], stored, sizeof stored) != 0 ||
          legacy_digest(out, digest) != 0 || strcmp(stored, digest) != 0))
-      return -1; /* a meta that does not match its own checksum */
+      goto done; /* a meta that does not match its own checksum */
   }
-  return 0;
+  out->digested = f[F_DIGEST] != NULL;
+  rc = fields;
+done:
+  jscan_free(&j);
+  return rc;
 }
 
 uint64_t ws_meta_written_ns(const ws_meta *m) {
@@ -676,9 +726,9 @@ uint64_t ws_meta_written_ns(const ws_meta *m) {
 int ws_meta_label(const char *text, size_t len, char *buf, size_t cap) {
   jscan j;
   const member *f[NFIELDS];
-  memset(&j, 0, sizeof j);
-  j.p = (const unsigned char *)text;
-  j.end = j.p + len;
-  return scan_document(&j) == 0 && j.top_kind == V_OBJECT &&
-         match_fields(&j, f) == 0 && get_string(f[F_LABEL], buf, cap) == 0;
+  jscan_init(&j, text, len);
+  int found = scan_document(&j) == 0 && j.top_kind == V_OBJECT &&
+              match_fields(&j, f) == 0 && get_string(f[F_LABEL], buf, cap) == 0;
+  jscan_free(&j);
+  return found;
 }

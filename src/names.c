@@ -113,10 +113,14 @@ const char *ws_host_token(void) {
   pidns[n > 0 ? n : 0] = '\0';
   int len = snprintf(text, sizeof text, "%s%c%s%c%s", host, 0, boot, 0, pidns);
   char hex[WS_CHECKSUM_HEX + 1];
-  if (len < 0 || ws_sha256_hex(text, (size_t)len, hex) != 0) {
-    /* Without a hash every name would share one token: refuse to judge
-     * anyone by pid instead (a token nobody else has). */
-    snprintf(token, sizeof token, "%0*lx", WS_HOST_TOKEN_LEN, (long)getpid());
+  if (boot[0] == '\0' || pidns[0] == '\0' || len < 0 ||
+      ws_sha256_hex(text, (size_t)len, hex) != 0) {
+    /* Without the boot id or the pid namespace (no /proc), two processes
+     * with one hostname may not see each other's pids: a token nobody
+     * else has, so that others judge our temps by age, and we theirs. */
+    snprintf(token, sizeof token, "p%0*lx%08lx", WS_HOST_TOKEN_LEN - 9,
+             (long)getpid(), (unsigned long)ws_real_now_ns() & 0xffffffffUL);
+    token[WS_HOST_TOKEN_LEN] = '\0';
     return token;
   }
   memcpy(token, hex, WS_HOST_TOKEN_LEN);

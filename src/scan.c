@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_internal.h"
@@ -73,23 +74,11 @@ void ws_remove_entry(const char *dir, const char *run_id) {
   close(fd); /* read-only: nothing to lose */
 }
 
-int ws_entry_in_flight(int dirfd, const char *run_id,
-                       const ws_stamp *seen_meta) {
-  char name[WS_RUNID_MAX + 8];
-  ws_stamp now;
-  if (entry_name(name, sizeof name, run_id, "json") != 0) return 0;
-  /* The meta was replaced since we read it: a writer finished. */
-  if (ws_stamp_at(dirfd, name, &now) != 0 || !ws_stamp_equal(&now, seen_meta))
-    return 1;
-  /* Our writers create the meta temp before they promote the payload, the
-   * Rust store right after; while new payload and old meta stand side by
-   * side that temp exists. */
-  int fd = dup(dirfd);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  if (d == NULL) {
-    if (fd >= 0) close(fd);
-    return 1; /* cannot tell: do not remove */
-  }
+/* Whether an entry a writer may be replacing has a live writer's meta
+ * temp beside it. */
+static int live_meta_temp(int dirfd, const char *run_id) {
+  DIR *d = ws_opendir_fd(dirfd);
+  if (d == NULL) return 1; /* cannot tell: do not remove */
   size_t len = strlen(run_id);
   uint64_t real_now = ws_real_now_ns();
   int live = 0;
@@ -108,14 +97,56 @@ int ws_entry_in_flight(int dirfd, const char *run_id,
   return live;
 }
 
+static int stamp_changed(int dirfd, const char *run_id, const char *ext,
+                         const ws_stamp *seen) {
+  char name[WS_RUNID_MAX + 8];
+  ws_stamp now;
+  return entry_name(name, sizeof name, run_id, ext) != 0 ||
+         ws_stamp_at(dirfd, name, &now) != 0 || !ws_stamp_equal(&now, seen);
+}
+
+int ws_entry_in_flight(int dirfd, const char *run_id, const ws_stamp *seen_meta,
+                       const ws_stamp *seen_bin) {
+  /* Our writers create the meta temp before they promote the payload, the
+   * Rust store right after; while a new payload stands beside an old meta
+   * (or alone) that temp exists. The files are stamped again after the
+   * directory is read: a temp renamed into place while we read it is a
+   * meta that changed. */
+  if (stamp_changed(dirfd, run_id, "json", seen_meta)) return 1;
+  if (seen_bin != NULL && stamp_changed(dirfd, run_id, "bin", seen_bin)) return 1;
+  if (live_meta_temp(dirfd, run_id)) return 1;
+  if (stamp_changed(dirfd, run_id, "json", seen_meta)) return 1;
+  if (seen_bin != NULL && stamp_changed(dirfd, run_id, "bin", seen_bin)) return 1;
+  return 0;
+}
+
+/* The Rust store promotes a payload before it creates its meta temp, so
+ * for a moment an overwrite of its looks like a payload that does not
+ * match its meta, with no temp beside it. A payload newer than its meta
+ * and only just changed is looked at again after a pause first. */
+static int rust_overwrite_in_flight(int dirfd, const char *run_id,
+                                    const ws_stamp *seen_meta,
+                                    const ws_stamp *seen_bin) {
+  if (seen_bin == NULL) return 0;
+  int64_t bin_ns = seen_bin->mtime_s * 1000000000LL + seen_bin->mtime_ns;
+  int64_t meta_ns = seen_meta->mtime_s * 1000000000LL + seen_meta->mtime_ns;
+  int64_t now_ns = (int64_t)ws_real_now_ns();
+  if (bin_ns <= meta_ns || now_ns - bin_ns > 2000000000LL) return 0;
+  struct timespec pause = {0, 20000000L};
+  while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
+  }
+  return ws_entry_in_flight(dirfd, run_id, seen_meta, seen_bin);
+}
+
 int ws_remove_suspect(const char *dir, int dirfd, const char *run_id,
-                      const ws_stamp *seen_meta) {
-  /* Under the lock no writer of ours is mid-save here; the in-flight check
-   * covers writers that take no lock (the Rust store, filesystems without
-   * locks). */
+                      const ws_stamp *seen_meta, const ws_stamp *seen_bin) {
+  /* Under the lock no writer of ours on this host is mid-save here; the
+   * in-flight checks cover writers that take no lock (other hosts, the
+   * Rust store, filesystems without locks). */
   if (ws_dir_lock_exclusive(dirfd) != 0) return 0;
   int removed = 0;
-  if (!ws_entry_in_flight(dirfd, run_id, seen_meta)) {
+  if (!ws_entry_in_flight(dirfd, run_id, seen_meta, seen_bin) &&
+      !rust_overwrite_in_flight(dirfd, run_id, seen_meta, seen_bin)) {
     remove_entry_at(dirfd, dir, run_id);
     removed = 1;
   }
@@ -124,15 +155,12 @@ int ws_remove_suspect(const char *dir, int dirfd, const char *run_id,
 }
 
 int ws_remove_listed(const char *dir, const char *run_id,
-                     const ws_stamp *seen_meta) {
-  char name[WS_RUNID_MAX + 8];
-  ws_stamp now;
+                     const ws_stamp *seen_meta, const ws_stamp *seen_bin) {
   int fd = ws_open_dir(dir);
   if (fd < 0) return 0;
   int removed = 0;
   if (ws_dir_lock_exclusive(fd) == 0) {
-    if (entry_name(name, sizeof name, run_id, "json") == 0 &&
-        ws_stamp_at(fd, name, &now) == 0 && ws_stamp_equal(&now, seen_meta)) {
+    if (!ws_entry_in_flight(fd, run_id, seen_meta, seen_bin)) {
       remove_entry_at(fd, dir, run_id);
       removed = 1;
     }
@@ -172,15 +200,11 @@ static void count_removed(scan *c) {
 }
 
 /* Remove an entry this scan judged (corrupt, expired, ...), unless a
- * writer holds the dir or the meta changed since it was judged. */
-static void remove_judged(scan *c, const char *run_id, const ws_stamp *meta) {
-  char name[WS_RUNID_MAX + 8];
-  ws_stamp now;
-  if (!may_remove(c) || entry_name(name, sizeof name, run_id, "json") != 0)
-    return;
-  if (meta != NULL &&
-      (ws_stamp_at(c->dirfd, name, &now) != 0 || !ws_stamp_equal(&now, meta)))
-    return;
+ * writer holds the dir or may be replacing the entry (see
+ * ws_entry_in_flight). */
+static void remove_judged(scan *c, const char *run_id, const ws_stamp *meta,
+                          const ws_stamp *bin) {
+  if (!may_remove(c) || ws_entry_in_flight(c->dirfd, run_id, meta, bin)) return;
   remove_entry_at(c->dirfd, c->dir, run_id);
   count_removed(c);
 }
@@ -336,7 +360,7 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
   if (ws_stamp_at(c->dirfd, bin_name, &item->bin_st) != 0) {
     /* A payload is promoted before its meta, so a meta alone is never a
      * write in progress: it lost its payload. */
-    if (errno == ENOENT) remove_judged(c, run_id, &item->meta_st);
+    if (errno == ENOENT) remove_judged(c, run_id, &item->meta_st, NULL);
     return 0;
   }
   if (!ws_stamp_is_regular(&item->bin_st)) return 0;
@@ -359,20 +383,22 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
     ws_stamp read_st;
     char *text = ws_read_small_at(c->dirfd, meta_name, WS_META_MAX_BYTES, &len,
                                   &read_st);
-    if (text == NULL && errno != EFBIG)
-      return 0; /* gone, unreadable or changing now: not proof of damage */
-    int ok = text != NULL && ws_meta_parse(text, len, &item->meta) == 0;
+    /* Gone, unreadable, changing now, or larger than we read (serde reads
+     * any size): not proof of damage. */
+    if (text == NULL) return 0;
+    int parsed = ws_meta_parse(text, len, &item->meta);
     free(text);
     /* What was parsed must be the file that was stamped. */
     if (!ws_stamp_equal(&read_st, &item->meta_st)) return 0;
-    if (!ok) {
-      remove_judged(c, run_id, &item->meta_st);
+    if (parsed == WS_META_FOREIGN) return 0; /* not ours to hand out or remove */
+    if (parsed != 0) {
+      remove_judged(c, run_id, &item->meta_st, &item->bin_st);
       return 0;
     }
   }
   if (item->meta.schema_version != WS_SCHEMA_VERSION ||
       ws_expired(c->s, ws_meta_written_ns(&item->meta), c->now_ns)) {
-    remove_judged(c, run_id, &item->meta_st);
+    remove_judged(c, run_id, &item->meta_st, &item->bin_st);
     return 0;
   }
   return 1;
@@ -384,7 +410,8 @@ static void drop_expired(scan *c, ws_listing *l) {
   size_t kept = 0;
   for (size_t i = 0; i < l->n; i++) {
     if (ws_expired(c->s, ws_meta_written_ns(&l->items[i].meta), c->now_ns))
-      remove_judged(c, l->items[i].run_id, &l->items[i].meta_st);
+      remove_judged(c, l->items[i].run_id, &l->items[i].meta_st,
+                    &l->items[i].bin_st);
     else
       l->items[kept++] = l->items[i];
   }
@@ -398,12 +425,8 @@ static void drop_expired(scan *c, ws_listing *l) {
 /* readdir into metas, payloads and temps; -1 when out of memory. */
 static int read_names(int dirfd, name_list *metas, name_list *bins,
                       temp_list *temps) {
-  int fd = dup(dirfd);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  if (d == NULL) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
+  DIR *d = ws_opendir_fd(dirfd);
+  if (d == NULL) return -1;
   int oom = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {

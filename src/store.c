@@ -298,8 +298,15 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   return 1;
 }
 
+/* What read_payload found, besides an error (-1). */
+enum {
+  READ_AGAIN = 0, /* the entry changed or went: choose again */
+  READ_OK = 1,    /* read and verified */
+  READ_SKIP = 2   /* it does not verify, and is left in place (a writer may
+                     be replacing it): choose among the others */
+};
+
 /* Read a chosen entry's payload into the sink, hashing as it reads.
- * 1: read and verified; 0: changed or corrupt (choose again); -1: error.
  * Only a complete read that mismatches is evidence of damage: a read that
  * fails or ends early (EIO, a network filesystem's timeout, a file
  * truncated under us) is an error or a change, and the entry is kept. */
@@ -308,19 +315,27 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
                         ws_error *err) {
   char name[WS_RUNID_MAX + 8], path[PATH_MAX];
   snprintf(name, sizeof name, "%s.bin", item->run_id);
-  if (ws_join(path, sizeof path, dir, name) != 0) return 0;
+  if (ws_join(path, sizeof path, dir, name) != 0) return READ_SKIP;
   uint64_t real_now = ws_real_now_ns();
   ws_stamp bin_st;
   int fd = ws_open_regular_at(dirfd, name, &bin_st);
   if (fd < 0) {
     /* Removed or replaced by something that is not a file since the scan. */
-    if (errno == ENOENT || errno == EINVAL || errno == ELOOP) return 0;
+    if (errno == ENOENT || errno == EINVAL || errno == ELOOP) return READ_AGAIN;
     ws_error_io(err, errno, path, "cannot read '%s': %s", path, strerror(errno));
     return -1;
   }
   if (!ws_stamp_equal(&bin_st, &item->bin_st)) {
     close(fd); /* replaced since the scan: choose again */
-    return 0;
+    return READ_AGAIN;
+  }
+  if (item->meta.digested && bin_st.size != item->meta.payload_bytes) {
+    /* Our meta's size is verified by its digest: a payload of another size
+     * cannot match, and is not read (a huge or sparse file would fail
+     * every lookup). The Rust store's sizes are not checked: it does not. */
+    close(fd);
+    return ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st, &bin_st)
+               ? READ_AGAIN : READ_SKIP;
   }
   size_t n = (size_t)bin_st.size;
   unsigned char *buf = sink->alloc(sink->ctx, n);
@@ -342,7 +357,7 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
   close(fd); /* read-only: close cannot lose data */
   if (read_errno != 0 || got != n) {
     ws_sha256_free(h);
-    if (changed) return 0; /* truncated or rewritten while we read */
+    if (changed) return READ_AGAIN; /* truncated or rewritten while we read */
     if (read_errno == 0) read_errno = EIO; /* ended early, yet unchanged */
     ws_error_io(err, read_errno, path, "cannot read '%s': %s", path,
                 strerror(read_errno));
@@ -361,16 +376,17 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
     /* Bytes that do not match their checksum are never returned. Delete
      * them, unless they changed while we read or a writer may be replacing
      * this very entry. */
-    if (!changed) ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st);
-    return 0;
+    if (changed) return READ_AGAIN;
+    return ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st, &bin_st)
+               ? READ_AGAIN : READ_SKIP;
   }
-  if (changed) return 0; /* verified bytes of a file that then changed */
+  if (changed) return READ_AGAIN; /* verified bytes of a file that then changed */
   out->meta = item->meta;
   memcpy(out->run_id, item->run_id, sizeof out->run_id);
   out->meta_st = item->meta_st;
   out->bin_st = bin_st;
   out->settled = item->settled && ws_stamp_settled(&bin_st, real_now);
-  return 1;
+  return READ_OK;
 }
 
 static int better(ws_mode mode, const ws_meta *c, const ws_meta *d) {
@@ -426,11 +442,14 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     out->dir_st = l->dir_st;
     int listing_settled = l->settled;
     rc = read_payload(dir, dirfd, &chosen, sink, out, err);
-    if (rc != 0) {
-      out->settled = out->settled && listing_settled;
+    if (rc == READ_OK || rc < 0) {
+      if (rc == READ_OK) out->settled = out->settled && listing_settled;
       break;
     }
-    if (nskipped < 4) memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
+    /* Changed since the scan: scan again and choose again, this one too. */
+    if (rc == READ_SKIP && nskipped < 4)
+      memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
+    rc = 0;
   }
   close(dirfd); /* read-only: nothing to lose */
   return rc;
@@ -463,12 +482,4 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
   ws_lcache_put(&row);
 }
 
-void ws_store_discard(ws_store *s, const char *key, const char *run_id) {
-  /* Its bytes passed their checksum but the glue could not decode them: no
-   * writer can make that right, so it goes without the suspect's checks. */
-  char dir[PATH_MAX];
-  if (!ws_valid_key(key) || !ws_valid_run_id(run_id) || ws_key_dir(s, key, dir) != 0)
-    return;
-  ws_remove_entry(dir, run_id);
-}
 

@@ -26,8 +26,10 @@
  * and how long the marker spares a new process its first-save sweep. */
 #define WS_SWEEP_MARKER_DIR ".warmstart"
 #define WS_SWEEP_MARKER_FRESH_SECS 600
-/* Largest meta file we read; ours are ~300 bytes. */
-#define WS_META_MAX_BYTES 65536
+/* Largest meta file we read; ours are ~400 bytes, but serde reads a meta
+ * of any size (an unknown field may hold anything), and one larger than
+ * this is left alone rather than judged. */
+#define WS_META_MAX_BYTES ((size_t)16 << 20)
 
 /* One valid entry found in a key dir. */
 typedef struct ws_scanned {
@@ -104,15 +106,17 @@ void ws_remove_entry(const char *dir, const char *run_id);
  * be replacing it (the dir is pinned, the meta changed since seen_meta, a
  * live writer's meta temp is there). 1 when removed. */
 int ws_remove_suspect(const char *dir, int dirfd, const char *run_id,
-                      const ws_stamp *seen_meta);
+                      const ws_stamp *seen_meta, const ws_stamp *seen_bin);
 /* Removes a valid entry the sweep chose (expired, over budget) unless a
  * writer pins its dir or its meta is no longer the one listed. 1 when
  * removed. */
 int ws_remove_listed(const char *dir, const char *run_id,
-                     const ws_stamp *seen_meta);
-/* True when an entry may be mid-overwrite by a live writer. */
-int ws_entry_in_flight(int dirfd, const char *run_id,
-                       const ws_stamp *seen_meta);
+                     const ws_stamp *seen_meta, const ws_stamp *seen_bin);
+/* True when an entry may be mid-overwrite by a live writer: its meta (or
+ * payload, when seen_bin is given) is not the one seen, or a live
+ * writer's meta temp stands beside it. */
+int ws_entry_in_flight(int dirfd, const char *run_id, const ws_stamp *seen_meta,
+                       const ws_stamp *seen_bin);
 void ws_free_listing(void *listing);
 
 /* walk.c */

@@ -46,7 +46,7 @@ static void verify_entries(ws_store *s, entry_list *l, ws_sweep_stats *stats) {
     int fd = -1;
     if (ws_key_dir(s, it->key, dir) == 0 && (fd = ws_open_dir(dir)) >= 0 &&
         verify_one(fd, it) == 0 &&
-        ws_remove_suspect(dir, fd, it->run_id, &it->meta_st)) {
+        ws_remove_suspect(dir, fd, it->run_id, &it->meta_st, &it->bin_st)) {
       stats->removed++;
       stats->corrupt++;
     } else {
@@ -92,12 +92,8 @@ static int open_marker_dir(ws_store *s, int create) {
 /* Temps of markers whose writer died between its write and its rename:
  * "sweep.tmp.<pid>.<host token>", judged like entry temps. */
 static void sweep_marker_temps(int dirfd, ws_sweep_stats *stats) {
-  int fd = dup(dirfd);
-  DIR *d = fd < 0 ? NULL : fdopendir(fd);
-  if (d == NULL) {
-    if (fd >= 0) close(fd);
-    return;
-  }
+  DIR *d = ws_opendir_fd(dirfd);
+  if (d == NULL) return;
   static const char prefix[] = "sweep.tmp.";
   uint64_t real_now = ws_real_now_ns();
   struct dirent *e;
@@ -127,8 +123,12 @@ static void write_marker(ws_store *s, uint64_t bytes, uint64_t walked,
                    (unsigned long long)ws_store_now_ns(s),
                    (unsigned long long)bytes, (unsigned long long)walked);
   snprintf(tmp, sizeof tmp, "sweep.tmp.%ld.%s", (long)getpid(), ws_host_token());
+  /* A new file of ours: whatever stands at that name (our own leftover,
+   * or something planted: a link, a FIFO) is unlinked, never opened. */
+  (void)unlinkat(dirfd, tmp, 0);
   int fd;
-  do fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+  do fd = openat(dirfd, tmp,
+                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
                  0644);
   while (fd < 0 && errno == EINTR);
   if (fd >= 0) {
@@ -245,7 +245,8 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
     for (size_t i = 0; i < l.n && total > low; i++) {
       char dir[PATH_MAX];
       if (ws_key_dir(s, l.items[i].key, dir) != 0 ||
-          !ws_remove_listed(dir, l.items[i].run_id, &l.items[i].meta_st))
+          !ws_remove_listed(dir, l.items[i].run_id, &l.items[i].meta_st,
+                            &l.items[i].bin_st))
         continue; /* a writer holds the dir, or replaced the entry */
       stats->removed++;
       total -= l.items[i].disk_bytes;

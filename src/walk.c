@@ -118,7 +118,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
 }
 
 int ws_store_label(ws_store *s, const char *key, const char *run_id,
-                   char *buf, size_t cap) {
+                   const ws_stamp *listed_meta, char *buf, size_t cap) {
   char dir[PATH_MAX], name[WS_RUNID_MAX + 8];
   if (!ws_valid_key(key) || !ws_valid_run_id(run_id) ||
       ws_key_dir(s, key, dir) != 0)
@@ -131,7 +131,12 @@ int ws_store_label(ws_store *s, const char *key, const char *run_id,
   char *text = ws_read_small_at(fd, name, WS_META_MAX_BYTES, &len, &st);
   close(fd); /* read-only: nothing to lose */
   if (text == NULL) return 0;
-  int found = ws_meta_label(text, len, buf, cap);
+  /* The label of the meta that was listed, and only once its digest
+   * verified (the listing may have trusted a cached parse). */
+  ws_meta meta;
+  int found = ws_stamp_equal(&st, listed_meta) &&
+              ws_meta_parse(text, len, &meta) == 0 &&
+              ws_meta_label(text, len, buf, cap);
   free(text);
   return found;
 }

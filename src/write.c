@@ -47,11 +47,9 @@ static int finish_file(int fd, int durable) {
  * moment it sees it empty (gam#868). Returns the pinned dir's fd; all the
  * writing happens relative to it, never through a link (a key dir that is
  * a link fails here with ELOOP or ENOTDIR). */
-static int pin_key_dir(ws_store *s, const char *dir, int *created) {
+static int pin_key_dir(ws_store *s, const char *dir) {
   for (int i = 0; i < PIN_ATTEMPTS; i++) {
-    int made = 0;
-    if (ws_mkdir_p(dir, 0, &made) != 0) return -1;
-    *created |= made;
+    if (ws_mkdir_p(dir, 0, NULL) != 0) return -1;
     if (ws_fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
     int fd = ws_dir_pin(dir, s->poll, s->poll_ctx);
     if (fd >= 0 || errno != ENOENT) return fd;
@@ -78,7 +76,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   /* ".tmp." pid, nonce, attempt (20 digits each at most) and the token. */
   char suffix[96], bin_suffix[104], meta_suffix[104];
   long pid = (long)getpid();
-  int dir_fd = -1, bin_fd = -1, meta_fd = -1, bin_promoted = 0, created = 0;
+  int dir_fd = -1, bin_fd = -1, meta_fd = -1, bin_promoted = 0;
   const char *step = "creating the key directory";
   char *json = NULL;
   *retryable = 0;
@@ -98,7 +96,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
     goto fail;
   }
 
-  if ((dir_fd = pin_key_dir(s, dir, &created)) < 0) goto fail;
+  if ((dir_fd = pin_key_dir(s, dir)) < 0) goto fail;
   step = "writing the payload";
   if ((bin_fd = open_new_at(dir_fd, bin_tmp)) < 0) goto fail;
   /* In two parts only when a test has armed the fault between them. */
@@ -146,13 +144,14 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
     step = "syncing the key directory";
     goto fail_visible;
   }
-  /* The renames are durable only once the directory itself is synced; a
-   * new key dir is itself an entry in the root, which needs the same. */
+  /* The renames are durable only once the directory itself is synced; the
+   * key dir is itself an entry in the root, which needs the same: whoever
+   * made it (another process may not have synced the root yet). Syncing
+   * a root that holds no unsynced change costs little. */
   step = "syncing the key directory";
   if (s->opt.durable && ws_fsync_fd_dir(dir_fd) != 0) goto fail_visible;
   step = "syncing the store root";
-  if (created && s->opt.durable && ws_fsync_dir(s->rs->root) != 0)
-    goto fail_visible;
+  if (s->opt.durable && ws_fsync_dir(s->rs->root) != 0) goto fail_visible;
   close(dir_fd); /* read-only: releases the pin, nothing to lose */
   return 0;
 

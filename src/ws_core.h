@@ -9,6 +9,7 @@
 #ifndef WS_CORE_H
 #define WS_CORE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,6 +68,7 @@ typedef struct ws_meta {
   char checksum_hex[WS_CHECKSUM_HEX + 1];
   uint64_t payload_bytes;
   ws_format format;
+  int digested; /* ours: its meta_sha256 verified, so payload_bytes too */
 } ws_meta;
 
 /* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
@@ -99,8 +101,11 @@ char *ws_meta_to_json(const ws_meta *m, const char *label);
 /* 1 with the meta's "label" copied into buf when it has one shorter than
  * cap, else 0. */
 int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
-/* 0 when `text` is a well-formed schema-v1-shaped meta, -1 otherwise. A
- * schema_version other than 1 still parses (the caller cleans it up). */
+/* 0 when `text` is a meta we can read; WS_META_FOREIGN when serde reads
+ * it but we cannot hand its payload out (a payload format we do not know):
+ * leave such an entry alone; -1 when it is corrupt. A schema_version other
+ * than 1 still parses (the caller cleans it up). */
+#define WS_META_FOREIGN (-2)
 int ws_meta_parse(const char *text, size_t len, ws_meta *out);
 uint64_t ws_meta_written_ns(const ws_meta *m);
 
@@ -151,6 +156,9 @@ int ws_fsync_dir(const char *path);
 int ws_fsync_fd_dir(int fd);
 /* A directory, not through a link (ELOOP or ENOTDIR when it is one). */
 int ws_open_dir(const char *path);
+/* A listing of the directory open on dirfd, from its first entry; close
+ * it with closedir() (dirfd stays open). NULL with errno. */
+DIR *ws_opendir_fd(int dirfd);
 /* A regular file in dirfd, read-only, not through a link, without
  * blocking on a FIFO; st receives its stamp. -1 with errno, EINVAL when it
  * is not a regular file. */
@@ -267,8 +275,6 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
                         void (*release)(void *));
-/* Remove one entry whose verified bytes the glue could not decode. */
-void ws_store_discard(ws_store *s, const char *key, const char *run_id);
 int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
@@ -284,9 +290,10 @@ typedef struct ws_listed {
  * lookup does in passing. *out is malloc'd (free() it), NULL when empty. */
 int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
                   ws_error *err);
-/* 1 with the entry's label in buf, 0 when it has none (or is gone). */
+/* 1 with the entry's label in buf, 0 when it has none, is gone, or its
+ * meta is no longer the one listed (listed_meta). */
 int ws_store_label(ws_store *s, const char *key, const char *run_id,
-                   char *buf, size_t cap);
+                   const ws_stamp *listed_meta, char *buf, size_t cap);
 /* Remove key's entries: all of them, or (keep_run_id not NULL) those
  * written before that entry. Live writers' temps are left alone. */
 int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,

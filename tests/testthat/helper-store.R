@@ -93,3 +93,20 @@ record_figure <- function(name, value) {
   }
   invisible(value)
 }
+
+# A meta of ours for other payload bytes (and other text edits), its
+# digest made again: what a writer of ours would have written.
+reseal <- function(meta_path, bytes = NULL, edit = identity) {
+  text <- readChar(meta_path, 1e5, useBytes = TRUE)
+  body <- sub(',"meta_sha256":"[0-9a-f]{64}"}$', "}", text)
+  if (!is.null(bytes)) {
+    body <- sub('"checksum_hex":"[0-9a-f]{64}"',
+                sprintf('"checksum_hex":"%s"', warmstart:::ws_sha256(bytes)), body)
+    body <- sub('"payload_bytes":[0-9]+', sprintf('"payload_bytes":%d', length(bytes)),
+                body)
+  }
+  body <- edit(body)
+  sealed <- paste0(substr(body, 1, nchar(body) - 1),
+                   sprintf(',"meta_sha256":"%s"}', warmstart:::ws_sha256(body)))
+  writeChar(sealed, meta_path, eos = NULL, useBytes = TRUE)
+}

@@ -244,6 +244,9 @@ test_that("a durable save syncs a new root's parent, the root and the key dir", 
     sprintf('st <- ws_open("%s", size_budget = Inf, ttl = 60)', root),
     'cat("opened\\n", file = stderr())',
     sprintf('ws_save(st, "%s", charToRaw("x"))', key),
+    # Into the key dir that now exists: the root is synced all the same
+    # (whoever made the key dir may not have synced it yet).
+    sprintf('ws_save(st, "%s", charToRaw("y"))', key),
     'cat("saved\\n", file = stderr())',
     # Another handle on the root whose budget is 0: its sweep removes the
     # entry and then the key dir.
@@ -261,14 +264,14 @@ test_that("a durable save syncs a new root's parent, the root and the key dir", 
   phase <- phase[grepl("fsync\\(", calls)]
   # Opening created base/new and base/new/root: each synced into its parent.
   expect_true(all(c(base, file.path(base, "new")) %in% synced[phase == 0]))
-  # The save wrote the payload and meta temps, then synced the key dir,
-  # then the root that got a new key dir.
+  # Each save wrote the payload and meta temps, then synced the key dir,
+  # then the root.
   save <- synced[phase == 1]
   kd <- file.path(root, key)
-  expect_identical(save[save %in% c(kd, root)], c(kd, root))
-  expect_length(grep("\\.bin\\.tmp\\.", save), 1L)
-  expect_length(grep("\\.json\\.tmp\\.", save), 1L)
-  expect_lt(grep("\\.json\\.tmp\\.", save), which(save == kd))
+  expect_identical(save[save %in% c(kd, root)], c(kd, root, kd, root))
+  expect_length(grep("\\.bin\\.tmp\\.", save), 2L)
+  expect_length(grep("\\.json\\.tmp\\.", save), 2L)
+  expect_lt(grep("\\.json\\.tmp\\.", save)[1], which(save == kd)[1])
   # The sweep removed the key dir: the root is synced again.
   expect_false(dir.exists(kd))
   expect_true(root %in% synced[phase == 2])
@@ -427,4 +430,120 @@ test_that("a large payload is verified across every chunk the reader reads", {
     expect_null(ws_lookup(t$store, key))
     expect_length(entry_files(key_dir(t, key)), 0L)
   }
+})
+
+# ---- found by the review of the change above ----
+
+test_that("without locks that reach the writer, an eviction keeps an overwrite in flight", {
+  skip_on_os(c("windows", "mac"))
+  skip_if_no_fork()
+  noflock <- build_c_helper("noflock")
+  skip_if(is.null(noflock), "cannot compile the flock shim")
+  t <- temp_store(size_budget = Inf)
+  key <- key_for("review 3")
+  rid <- ws_save(t$store, key, charToRaw("v1"), objective = 2)
+  job <- stopped_child(function() {
+    st <- ws_open(t$root, size_budget = Inf, ttl = 60)
+    warmstart:::ws_inject_fault(st, "before_meta_rename", "stop")
+    ws_save(st, key, charToRaw("v2"), objective = 1, run_id = rid)
+  })
+  # "Another host": its locks do not see the writer's pin. Its budget
+  # evicts everything it may.
+  out <- run_r(c("library(warmstart)",
+                 sprintf('st <- ws_open("%s", size_budget = 0, ttl = 60)', t$root),
+                 "res <- ws_evict(st)",
+                 sprintf('e <- ws_lookup(st, "%s")', key),
+                 "cat(res$removed, is.null(e), '\\n')"),
+               env = c(LD_PRELOAD = noflock))
+  expect_identical(attr(out, "status"), 0L)
+  expect_identical(as.vector(out), "0 TRUE ")
+  expect_identical(continue_child(job), rid)
+  got <- ws_lookup(t$store, key)
+  expect_identical(got$payload, charToRaw("v2"))
+})
+
+test_that("a lookup keeps an entry whose payload a Rust writer is replacing", {
+  t <- temp_store()
+  key <- key_for("review 4")
+  ws_save(t$store, key, charToRaw("old"), objective = 1)
+  dir <- key_dir(t, key)
+  meta <- entry_files(dir, "\\.json$")
+  bin <- entry_files(dir, "\\.bin$")
+  run_id <- sub("\\.json$", "", basename(meta))
+  # The Rust store's overwrite: the new payload renamed into place, then
+  # its meta temp (no host token) written, not yet renamed.
+  tmp <- file.path(dir, "new.bin.tmp")
+  writeBin(charToRaw("new payload"), tmp)
+  file.rename(tmp, bin)
+  rust_temp <- file.path(dir, sprintf("%s.json.tmp.%d.1.0", run_id, dead_pid()))
+  writeLines("{", rust_temp)
+  warmstart:::ws_cache_clear()
+  expect_null(ws_lookup(t$store, key))
+  ws_evict(t$store, verify = TRUE)
+  expect_true(all(file.exists(c(meta, bin, rust_temp))))
+  # The writer renames its meta: the new entry is whole.
+  reseal(meta, charToRaw("new payload"))
+  unlink(rust_temp)
+  expect_identical(ws_lookup(t$store, key)$payload, charToRaw("new payload"))
+})
+
+test_that("whatever stands at the sweep marker's temp name is unlinked, never written", {
+  skip_on_os("windows")
+  mkfifo <- Sys.which("mkfifo")
+  skip_if(!nzchar(mkfifo), "mkfifo is not installed")
+  t <- temp_store()
+  ws_save(t$store, key_for("review 5"), charToRaw("x"))
+  outside <- tempfile("outside-")
+  writeLines("not the store's", outside)
+  withr::defer(unlink(outside))
+  dir.create(file.path(t$root, ".warmstart"), showWarnings = FALSE)
+  out <- run_r(c(
+    "library(warmstart)",
+    sprintf('st <- ws_open("%s", size_budget = 1024^2, ttl = 60)', t$root),
+    sprintf('tmp <- file.path("%s", ".warmstart", sprintf("sweep.tmp.%%d.%%s", Sys.getpid(), warmstart:::ws_host_token()))', t$root),
+    sprintf('stopifnot(file.link("%s", tmp))', outside),
+    "invisible(ws_evict(st))",
+    "unlink(tmp)",
+    sprintf('system2("%s", shQuote(tmp))', mkfifo),
+    "invisible(ws_evict(st))",
+    "cat('swept\\n')"), timeout = 30)
+  expect_identical(attr(out, "status"), 0L)
+  expect_identical(as.vector(out), "swept")
+  expect_identical(readLines(outside), "not the store's")
+})
+
+test_that("without /proc's boot id and pid namespace, every process has a token of its own", {
+  skip_on_os(c("windows", "mac"))
+  unshare <- Sys.which("unshare")
+  skip_if(!nzchar(unshare), "unshare is not installed")
+  probe <- suppressWarnings(system2(unshare, c("--mount", "--pid", "--fork", "true"),
+                                    stdout = FALSE, stderr = FALSE))
+  skip_if(probe != 0, "unshare --mount --pid is not permitted here")
+  script <- tempfile(fileext = ".R")
+  writeLines(c(sprintf(".libPaths(%s)", deparse(.libPaths(), width.cutoff = 500L)),
+               "cat(warmstart:::ws_host_token(), '\\n')"), script)
+  withr::defer(unlink(script))
+  token_in_sandbox <- function() {
+    inner <- sprintf("mount -t tmpfs none /proc && %s --vanilla %s",
+                     file.path(R.home("bin"), "Rscript"), shQuote(script))
+    trimws(system2(unshare, c("--mount", "--pid", "--fork", "sh", "-c", shQuote(inner)),
+                   stdout = TRUE))
+  }
+  a <- token_in_sandbox()
+  b <- token_in_sandbox()
+  expect_match(a, "^p[0-9a-f]{15}$")
+  expect_false(identical(a, b))
+  expect_false(identical(a, warmstart:::ws_host_token()))
+})
+
+test_that("labels come only from metas whose digest verified", {
+  t <- temp_store()
+  cache <- ws_cachem(t$store)
+  cache$set("right", 1)
+  meta <- entry_files(key_dir(t, ws_key(what = "ws_cachem", key = "right")), "\\.json$")
+  text <- readChar(meta, 1e5, useBytes = TRUE)
+  writeChar(sub("cachem:right", "cachem:wrong", text, fixed = TRUE), meta,
+            eos = NULL, useBytes = TRUE)
+  expect_false("wrong" %in% cache$keys())
+  expect_false("wrong" %in% .Call(warmstart:::C_ws_list, t$store, NULL, TRUE)$label)
 })

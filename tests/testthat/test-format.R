@@ -158,14 +158,21 @@ test_that("R objects are unserialized only after their checksum verified", {
   expect_null(got)
 })
 
-test_that("verified bytes that are not an R serialization are dropped", {
+test_that("verified bytes this R cannot unserialize are an error, and kept", {
   t <- temp_store()
   key <- key_for("rds-fake")
-  # Raw bytes whose meta claims they are a serialized R object.
-  write_entry(t, key, rust_meta(list(payload_format = '"R-serialized"')))
-  expect_warning(got <- ws_lookup(t$store, key), "not a readable R serialization")
-  expect_null(got)
-  expect_length(entry_files(key_dir(t, key)), 0)
+  ws_save(t$store, key, list("an R value"))
+  dir <- key_dir(t, key)
+  junk <- charToRaw("not a serialization")
+  writeBin(junk, entry_files(dir, "\\.bin$"))
+  reseal(entry_files(dir, "\\.json$"), junk)
+  warmstart:::ws_cache_clear()
+  expect_error(ws_lookup(t$store, key), class = "ws_decode_error")
+  expect_length(entry_files(dir), 2)
+  # Without our digest, a format field is not ours to trust: corrupt.
+  key2 <- key_for("rds-fake, no digest")
+  write_entry(t, key2, rust_meta(list(payload_format = '"R-serialized"')))
+  expect_null(ws_lookup(t$store, key2))
 })
 
 test_that("raw payloads are byte for byte; other values come back as saved", {

@@ -87,6 +87,11 @@ serde_cases <- function(now) {
                                           sprintf('"%s"', sha_hello)), FALSE),
     list("sequence form, 9 elements", arr(1, now, 5, 1.5, 3, '"Final"',
                                           sprintf('"%s"', sha_hello), 5, 9), FALSE),
+    list("objective with 600 digits", sub1('"objective": 1.5',
+                                          paste0('"objective": 1.', strrep("0", 600))), TRUE),
+    list("unknown key with \\u0000", add('"z\\u0000z": 1'), TRUE),
+    list("100 members", add(paste(sprintf('"zz%d": %d', 1:92, 1:92), collapse = ", ")), TRUE),
+    list("a meta of 100 KB", add(sprintf('"zz": "%s"', strrep("x", 1e5))), TRUE),
     list("null", "null", FALSE),
     list("empty", "", FALSE)
   )
@@ -146,6 +151,40 @@ test_that("metas are accepted and refused exactly where the Rust store does", {
     expect_identical(!is.null(rust_lookup(r$root, key)), rust[i],
                      label = paste("refstore:", names[i]))
   }
+})
+
+test_that("our own fields are ours to judge: where we knowingly differ from serde", {
+  now <- format(floor(as.numeric(Sys.time())), scientific = FALSE)
+  base <- serde_cases(now)$text[1]
+  add <- function(member) paste0(substr(base, 1, nchar(base) - 1), ", ", member, "}")
+  t <- temp_store()
+  # Our format field without our digest: a meta of ours, damaged (the
+  # Rust store writes no such field, and ignores it).
+  k1 <- key_for("serde ours 1")
+  d1 <- write_case(t$root, k1, charToRaw(add('"payload_format": 5')))
+  expect_null(ws_lookup(t$store, k1))
+  expect_length(entry_files(d1), 0L)
+  # A format we cannot decode in a meta of ours (a newer warmstart's):
+  # kept, and not handed out.
+  k3 <- key_for("serde ours 3")
+  ws_save(t$store, k3, charToRaw("hello"))
+  reseal(entry_files(key_dir(t, k3), "\\.json$"),
+         edit = function(m) sub('"payload_format":"raw"', '"payload_format":"zstd"', m))
+  warmstart:::ws_cache_clear()
+  expect_null(ws_lookup(t$store, k3))
+  expect_length(entry_files(key_dir(t, k3)), 2L)
+  # A digest that is not ours to verify: corrupt (the Rust store ignores
+  # it and returns the entry).
+  k2 <- key_for("serde ours 2")
+  d2 <- write_case(t$root, k2, charToRaw(add('"meta_sha256": 5')))
+  expect_null(ws_lookup(t$store, k2))
+  expect_length(entry_files(d2), 0L)
+  skip_without_refstore()
+  r <- temp_store()
+  write_case(r$root, k1, charToRaw(add('"payload_format": 5')))
+  write_case(r$root, k2, charToRaw(add('"meta_sha256": 5')))
+  expect_false(is.null(rust_lookup(r$root, k1)))
+  expect_false(is.null(rust_lookup(r$root, k2)))
 })
 
 test_that("values the Rust store reads exactly are read exactly", {
