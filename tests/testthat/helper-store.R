@@ -48,12 +48,28 @@ dead_pid <- function() {
   job$pid
 }
 
-wait_gone <- function(pid, seconds = 10) {
+# A child that does not exit (or never started) is a failure of the test,
+# never a reason to skip it.
+wait_gone <- function(pid, seconds = 60) {
   deadline <- Sys.time() + seconds
   while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
     Sys.sleep(0.01)
   }
-  if (file.exists(file.path("/proc", pid))) skip("child process did not exit")
+  if (file.exists(file.path("/proc", pid))) {
+    stop(sprintf("child process %d did not exit within %d s", pid, seconds))
+  }
+}
+
+# The pid of a process that lives until the calling test ends (then it is
+# killed and reaped): a stand-in for a live writer, however slowly the
+# test runs (a sleep of fixed length ran out under valgrind).
+live_pid <- function(env = parent.frame()) {
+  job <- parallel::mcparallel(repeat Sys.sleep(1), silent = TRUE)
+  withr::defer({
+    tools::pskill(job$pid, tools::SIGKILL)
+    suppressWarnings(parallel::mccollect(job, wait = TRUE))
+  }, envir = env)
+  job$pid
 }
 
 # Wait out the window in which file stamps are too fresh to prove anything

@@ -216,8 +216,9 @@ test_that("write_and_promote_recreates_dir_removed_before_write", {
   # spinning), and leaves nothing behind.
   key3 <- key_for("race-always")
   warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 1000)
-  expect_error(ws_save(t$store, key3, charToRaw("payload")),
-               "No such file or directory")
+  e <- expect_error(ws_save(t$store, key3, charToRaw("payload")),
+                    class = "ws_io_error")
+  expect_identical(e$code, "ENOENT")
   warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 0)
   expect_length(temp_files(t$root), 0)
   expect_null(ws_lookup(t$store, key3))
