@@ -27,3 +27,64 @@ test_that("file system failures are ws_io_error with errno, code and path", {
   expect_identical(e$path, root)
   expect_identical(deparse(conditionCall(e)[[1L]]), "ws_open")
 })
+
+test_that("ws_open() fails with the errno of what stopped it, and creates nothing", {
+  base <- withr::local_tempdir("open-")
+  # A link to nowhere: its target is not created.
+  dangling <- file.path(base, "dangling")
+  file.symlink(file.path(base, "nowhere"), dangling)
+  e <- expect_error(ws_open(dangling), class = "ws_io_error")
+  expect_identical(e$code, "ENOENT")
+  expect_identical(e$path, dangling)
+  expect_false(file.exists(file.path(base, "nowhere")))
+  # A loop of links.
+  loop <- file.path(base, "loop")
+  file.symlink(loop, loop)
+  e <- expect_error(ws_open(loop), class = "ws_io_error")
+  expect_identical(e$code, "ELOOP")
+  # A file where the root should be, put there after ws_open()'s own check
+  # (the C core checks again).
+  file <- file.path(base, "a-file")
+  writeLines("x", file)
+  e <- expect_error(.Call(warmstart:::C_ws_open, file, 1024, 60, TRUE, TRUE),
+                    class = "ws_io_error")
+  expect_identical(e$code, "ENOTDIR")
+  expect_identical(readLines(file), "x")
+  expect_setequal(list.files(base, all.files = TRUE, no.. = TRUE),
+                  c("dangling", "loop", "a-file"))
+})
+
+test_that("ws_open() reports a root it may not create (EACCES)", {
+  base <- normalizePath(withr::local_tempdir("open-eacces-"))
+  root <- file.path(base, "store")
+  r <- run_shimmed(sprintf("catch(ws_open(%s))", lit(root)),
+                   faults = sprintf("mkdir:%s:1+:EACCES", root))$result
+  expect_true("ws_io_error" %in% r$error)
+  expect_identical(r$code, "EACCES")
+  expect_identical(r$path, root)
+  expect_false(dir.exists(root))
+})
+
+test_that("a sweep or listing of a root that cannot be read is a ws_io_error; lookups go on", {
+  t <- temp_store()
+  key <- key_for("unreadable-root")
+  ws_save(t$store, key, charToRaw("x"))
+  root <- ws_info(t$store)$root
+  r <- run_shimmed(c(
+    sprintf("s <- ws_open(%s)", lit(root)),
+    "list(evict = catch(ws_evict(s)), verify = catch(ws_evict(s, verify = TRUE)),",
+    "     list = catch(ws_list(s)),",
+    sprintf("     lookup = rawToChar(ws_lookup(s, %s)$payload))", lit(key))),
+    faults = sprintf("opendir:%s:1+:EACCES", root))$result
+  for (what in c("evict", "verify", "list")) {
+    expect_true("ws_io_error" %in% r[[what]]$error, label = what)
+    expect_identical(r[[what]]$code, "EACCES", label = what)
+    expect_identical(r[[what]]$path, root, label = what)
+  }
+  expect_identical(r$lookup, "x")
+  # A root removed under an open store: the same, with ENOENT.
+  unlink(t$root, recursive = TRUE)
+  e <- expect_error(ws_evict(t$store), class = "ws_io_error")
+  expect_identical(e$code, "ENOENT")
+  expect_identical(e$path, root)
+})

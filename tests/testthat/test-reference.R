@@ -81,31 +81,44 @@ test_that("corrupt_meta_json_is_cleaned_up", {
   expect_length(entry_files(dir), 0)
 })
 
-set_schema <- function(meta_path, version) {
-  txt <- readChar(meta_path, file.size(meta_path), useBytes = TRUE)
-  txt <- sub('"schema_version":[0-9]+', sprintf('"schema_version":%d', version),
-             txt)
-  writeChar(txt, meta_path, eos = NULL, useBytes = TRUE)
-}
-
+# The meta is made one without meta_sha256 (as the Rust store writes
+# them): with it, the edit would fail the meta's own checksum first and the
+# schema check would go untested.
 test_that("schema_mismatched_entry_is_cleaned_up", {
   t <- temp_store()
   key <- key_for("schema")
   ws_save(t$store, key, charToRaw("x"))
   dir <- key_dir(t, key)
-  set_schema(entry_files(dir, "\\.json$"), 100)
+  set_schema(entry_files(dir, "\\.json$"), 2)
   expect_null(ws_lookup(t$store, key))
   expect_length(entry_files(dir), 0)
+  # The same edit with schema_version 1 leaves a valid entry: the version
+  # is what removed it.
+  key1 <- key_for("schema-1")
+  ws_save(t$store, key1, charToRaw("y"))
+  set_schema(entry_files(key_dir(t, key1), "\\.json$"), 1)
+  expect_identical(rawToChar(ws_lookup(t$store, key1)$payload), "y")
+  # And one the Rust store wrote.
+  key2 <- key_for("schema-rust")
+  write_entry(t, key2, rust_meta(list(schema_version = "2")))
+  expect_null(ws_lookup(t$store, key2))
+  expect_length(entry_files(key_dir(t, key2)), 0)
 })
 
 test_that("schema_mismatched_entry_is_removed_during_save_eviction_path", {
   t <- temp_store(size_budget = 6 * 1024, ttl = 3600)
+  # The oldest entry: it survives only if the sweep removes the mismatched
+  # one as such, rather than evicting oldest first to fit the budget.
+  old_key <- key_for("schema-size-old")
+  ws_save(t$store, old_key, as.raw(rep(2, 1024)))
+  warmstart:::ws_advance_time(t$store, 0.001)
   stale_key <- key_for("schema-size-stale")
   ws_save(t$store, stale_key, as.raw(rep(0, 4 * 1024)))
   stale_dir <- key_dir(t, stale_key)
   stale_meta <- entry_files(stale_dir, "\\.json$")
   stale_bin <- entry_files(stale_dir, "\\.bin$")
-  set_schema(stale_meta, 100)
+  set_schema(stale_meta, 2)
+  warmstart:::ws_advance_time(t$store, 0.001)
 
   fresh_key <- key_for("schema-size-fresh")
   ws_save(t$store, fresh_key, as.raw(rep(1, 2 * 1024)))
@@ -115,6 +128,7 @@ test_that("schema_mismatched_entry_is_removed_during_save_eviction_path", {
   expect_lte(bytes_on_disk(t$root), 6 * 1024)
   expect_null(ws_lookup(t$store, stale_key))
   expect_false(is.null(ws_lookup(t$store, fresh_key)))
+  expect_false(is.null(ws_lookup(t$store, old_key)))
 })
 
 test_that("missing_bin_treated_as_missing", {

@@ -102,3 +102,44 @@ test_that("a marker some process died writing is swept", {
   expect_true(file.exists(live))
   expect_identical(res$temps_removed, 1)
 })
+
+test_that("an entry that expires while its key dir's listing is cached is removed, not returned", {
+  # Without the lookup cache, so that the listing is what serves the lookup.
+  t <- temp_store(ttl = 60, memory_cache = FALSE)
+  key <- key_for("listing-ttl")
+  ws_save(t$store, key, charToRaw("old"), objective = 1)
+  warmstart:::ws_advance_time(t$store, 30)
+  ws_save(t$store, key, charToRaw("young"), objective = 2)
+  settle()
+  # Builds the listing, with stamps old enough to be trusted next time.
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "old")
+  warmstart:::ws_advance_time(t$store, 31) # old is 61 s old, young 31 s
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "young")
+  expect_length(entry_files(key_dir(t, key)), 2)
+  # The same for a sweep walking a cached listing.
+  settle()
+  expect_identical(ws_evict(t$store)$entries, 1)
+  warmstart:::ws_advance_time(t$store, 30)
+  res <- ws_evict(t$store)
+  expect_identical(c(res$entries, res$removed), c(0, 1))
+  expect_false(dir.exists(key_dir(t, key)))
+})
+
+test_that("a scheduled sweep is skipped while no key dir changed, and runs once one is added", {
+  t <- temp_store(size_budget = Inf, ttl = 3600)
+  key <- key_for("skip-a")
+  ws_save(t$store, key, raw(10))
+  settle() # the root's stamp must be old enough to prove "unchanged"
+  ws_evict(t$store)
+  n <- sweeps(t$store)
+  # The 32nd save is due a sweep; nothing under the root was added or
+  # removed, so it does not walk, and the schedule starts again.
+  for (i in 1:32) ws_save(t$store, key, raw(10))
+  st <- warmstart:::ws_sweep_state(t$store)
+  expect_identical(st$sweeps, n)
+  expect_identical(st$saves_since_sweep, 0)
+  # A new key dir moves the root's stamp: the next due sweep walks.
+  ws_save(t$store, key_for("skip-b"), raw(10))
+  for (i in 1:31) ws_save(t$store, key, raw(10))
+  expect_identical(sweeps(t$store), n + 1)
+})
