@@ -72,7 +72,7 @@ test_that("a lookup never serves a replaced entry whose mtimes look unchanged", 
   writeBin(charToRaw("bbbb"), crafted[1])
   writeChar(crafted_meta, crafted[2], eos = NULL, useBytes = TRUE)
   # `touch -r` copies timestamps to the nanosecond; Sys.setFileTime() does not.
-  skip_if(Sys.which("touch") == "", "no touch(1)")
+  if (Sys.which("touch") == "") skip_no_tool("touch(1)")
   marks <- tempfile(c("bin", "json", "dir"))
   file.create(marks)
   withr::defer(unlink(marks))
