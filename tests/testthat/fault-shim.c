@@ -11,7 +11,7 @@
  *                   '/' too); nothing is recorded without it
  *   WS_SHIM_FAULTS  ';'-separated "op:pattern:nth:action":
  *                   op      open read write fsync close rename fstat stat
- *                           mkdir unlink rmdir opendir (fsync covers
+ *                           mkdir unlink rmdir opendir flock (fsync covers
  *                           fdatasync, open openat, rename renameat,
  *                           stat lstat and fstatat, opendir fdopendir)
  *                   pattern fnmatch(3) pattern of the path (for rename the
@@ -23,9 +23,12 @@
  *                           Linux does); "short": a read returns half of
  *                           what is left of the file and the fd then reads
  *                           as at its end; "eof": a read returns 0 (the file seems
- *                           to end there); "stop": SIGSTOP this process just before
+ *                           to end there); "zero": a read or write returns 0;
+ *                           "stop": SIGSTOP this process just before
  *                           the call (it goes on after SIGCONT); "touch":
- *                           set the path's times to now just before it
+ *                           set the path's times to now just before it;
+ *                           "remove": rmdir (or unlink) the path just
+ *                           before it, as a sibling process would
  * Paths of fd calls come from /proc/self/fd; relative paths of *at calls
  * are joined to their directory fd's path. Only calls that go through the
  * dynamic linker are seen: the store's own, not libc's internal ones. */
@@ -41,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -173,6 +177,11 @@ static int before(fault *f, const char *path) {
     (void)utimensat(AT_FDCWD, path, NULL, 0);
     return 0;
   }
+  if (strcmp(f->action, "remove") == 0) {
+    (void)syscall(SYS_unlinkat, AT_FDCWD, path, AT_REMOVEDIR);
+    (void)syscall(SYS_unlinkat, AT_FDCWD, path, 0);
+    return 0;
+  }
   return f->errnum != 0;
 }
 
@@ -287,7 +296,8 @@ static ssize_t do_read(int fd, void *buf, size_t n) {
     if (fd >= 0 && fd < MAX_FDS) at_eof[fd] = 1;
     return r;
   }
-  if (f != NULL && strcmp(f->action, "eof") == 0) return 0;
+  if (f != NULL && (strcmp(f->action, "eof") == 0 || strcmp(f->action, "zero") == 0))
+    return 0;
   if (before(f, path)) {
     errno = f->errnum;
     return -1;
@@ -314,6 +324,10 @@ ssize_t write(int fd, const void *buf, size_t n) {
   char path[PATH_MAX];
   fd_path(fd, path, sizeof path);
   fault *f = armed("write", path);
+  if (f != NULL && strcmp(f->action, "zero") == 0) {
+    record("write", path, "fault", 0);
+    return 0;
+  }
   if (before(f, path)) {
     errno = f->errnum;
     record("write", path, "fault", -1);
@@ -374,6 +388,28 @@ int close(int fd) {
     saved = f->errnum;
   }
   record("close", path, f ? "fault" : NULL, rc);
+  errno = saved;
+  return rc;
+}
+
+/* ---- flock ---- */
+
+int flock(int fd, int op) {
+  init();
+  static int (*real)(int, int) = NULL;
+  if (real == NULL) real = next("flock");
+  if (nfaults == 0 && log_fd < 0) return real(fd, op);
+  char path[PATH_MAX];
+  fd_path(fd, path, sizeof path);
+  fault *f = armed("flock", path);
+  if (before(f, path)) {
+    errno = f->errnum;
+    record("flock", path, "fault", -1);
+    return -1;
+  }
+  int rc = real(fd, op);
+  int saved = errno;
+  record("flock", path, NULL, rc);
   errno = saved;
   return rc;
 }

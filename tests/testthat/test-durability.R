@@ -147,7 +147,8 @@ test_that("a failing fsync, close, write, rename or open fails the save and leav
   faults <- c("fsync:*.bin.tmp.*:2:ENOSPC", "fsync:*.bin.tmp.*:2:EIO",
               "close:*.bin.tmp.*:2:EIO", "close:*.bin.tmp.*:2:ENOSPC",
               "write:*.bin.tmp.*:2:ENOSPC", "open:*.bin.tmp.*:2:EACCES",
-              "rename:*.bin.tmp.*:2:EIO",
+              "rename:*.bin.tmp.*:2:EIO", "write:*.bin.tmp.*:2:zero",
+              sprintf("flock:*/%s:2:EIO", ws_key("faults")),
               "open:*.json.tmp.*:2:EMFILE", "write:*.json.tmp.*:2:ENOSPC",
               "fsync:*.json.tmp.*:2:EIO", "close:*.json.tmp.*:2:ENOSPC",
               "rename:*.json.tmp.*:2:EIO")
@@ -157,7 +158,7 @@ test_that("a failing fsync, close, write, rename or open fails the save and leav
   runs <- Map(function(root, fault) fault_case(root, fault, env = here), roots, faults)
   for (i in seq_along(faults)) {
     r <- shim_wait(runs[[i]])
-    code <- sub(".*:", "", faults[i])
+    code <- sub("^zero$", "EIO", sub(".*:", "", faults[i])) # a write of 0 bytes
     expect_io_error(r$err, code, roots[i], r$key)
     # No temp left, no half entry, nothing of the earlier entry touched.
     expect_identical(r$after, r$before, label = paste(faults[i], "files after"))
@@ -203,4 +204,41 @@ test_that("a key dir that cannot be synced (EINVAL, as some filesystems say) is 
   r <- shim_wait(fault_case(root, dirs, new_key = TRUE))
   expect_type(r$err, "character") # the run id of a save that succeeded
   expect_identical(rawToChar(r$later), "later")
+})
+
+test_that("a file system without locks, or a sibling removing the new key dir before its pin, is no failure", {
+  base <- normalizePath(withr::local_tempdir("pin-"))
+  key2 <- ws_key("faults", 2)
+  cases <- c(no_locks = sprintf("flock:*/%s:1+:ENOLCK", key2),
+             removed = sprintf("flock:*/%s:1:remove", key2))
+  here <- environment()
+  runs <- lapply(names(cases), function(n) {
+    fault_case(file.path(base, n), cases[[n]], new_key = TRUE, env = here)
+  })
+  for (r in lapply(runs, shim_wait)) {
+    expect_type(r$err, "character")
+    expect_identical(rawToChar(r$later), "later")
+    expect_identical(r$earlier, "earlier")
+  }
+})
+
+test_that("a payload written in two parts fails cleanly when the second part fails", {
+  root <- file.path(normalizePath(withr::local_tempdir("halves-")), "store")
+  # The fault hook splits the payload's write in two (its action, removing
+  # a key dir that is not empty, does nothing); the shim fails the second.
+  r <- run_shimmed(c(
+    sprintf("root <- %s", lit(root)),
+    "s <- ws_open(root)",
+    "k <- ws_key('halves')",
+    "ws_save(s, k, charToRaw('earlier'), objective = 1)",
+    "before <- files_under(root)",
+    "warmstart:::ws_inject_fault(s, 'mid_bin_write', 'remove_dir')",
+    "err <- catch(ws_save(s, k, charToRaw('later, in two parts'), objective = 0))",
+    "list(err = err, before = before, after = files_under(root),",
+    "     got = rawToChar(ws_lookup(s, k)$payload))"),
+    faults = "write:*.bin.tmp.*:3:ENOSPC")$result
+  expect_true("ws_io_error" %in% r$err$error)
+  expect_identical(r$err$code, "ENOSPC")
+  expect_identical(r$after, r$before)
+  expect_identical(r$got, "earlier")
 })

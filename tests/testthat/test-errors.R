@@ -54,15 +54,48 @@ test_that("ws_open() fails with the errno of what stopped it, and creates nothin
                   c("dangling", "loop", "a-file"))
 })
 
-test_that("ws_open() reports a root it may not create (EACCES)", {
+test_that("ws_open() reports a root, or a parent of it, it may not create", {
   base <- normalizePath(withr::local_tempdir("open-eacces-"))
-  root <- file.path(base, "store")
-  r <- run_shimmed(sprintf("catch(ws_open(%s))", lit(root)),
-                   faults = sprintf("mkdir:%s:1+:EACCES", root))$result
-  expect_true("ws_io_error" %in% r$error)
-  expect_identical(r$code, "EACCES")
-  expect_identical(r$path, root)
-  expect_false(dir.exists(root))
+  writeLines("x", file.path(base, "a-file"))
+  cases <- list(
+    # The root itself.
+    list(root = file.path(base, "store"), fault = "mkdir:%s/store:1+:EACCES",
+         code = "EACCES"),
+    # A parent in the chain it creates.
+    list(root = file.path(base, "a", "b", "c"), fault = "mkdir:%s/a:1+:EACCES",
+         code = "EACCES"),
+    # A parent that turns out to be a file, once the root's own mkdir said
+    # a parent is missing (as when a sibling made that file meanwhile).
+    list(root = file.path(base, "a-file", "x"), fault = "mkdir:%s/a-file/x:1:ENOENT",
+         code = "ENOTDIR"))
+  for (case in cases) {
+    r <- run_shimmed(sprintf("catch(ws_open(%s))", lit(case$root)),
+                     faults = sprintf(case$fault, base))$result
+    expect_true("ws_io_error" %in% r$error, label = case$root)
+    expect_identical(r$code, case$code)
+    expect_identical(r$path, case$root)
+  }
+  expect_setequal(list.files(base, all.files = TRUE, no.. = TRUE), "a-file")
+})
+
+test_that("paths too long for the system are ENAMETOOLONG, never a shortened path", {
+  base <- normalizePath(withr::local_tempdir("long-"))
+  e <- expect_error(ws_open(file.path(base, strrep("a", 5000))), class = "ws_io_error")
+  expect_identical(e$code, "ENAMETOOLONG")
+  # A root whose key dirs' paths would pass PATH_MAX (4096).
+  root <- base
+  while (nchar(root) < 4060 - 201) root <- file.path(root, strrep("d", 200))
+  root <- file.path(root, strrep("e", 4060 - nchar(root) - 1))
+  st <- ws_open(root)
+  key <- key_for("long")
+  for (call in list(quote(ws_save(st, key, raw(1))), quote(ws_lookup(st, key)),
+                    quote(ws_lookup_latest(st, key)), quote(ws_remove(st, key)))) {
+    e <- expect_error(eval(call), class = "ws_io_error")
+    expect_identical(e$code, "ENAMETOOLONG")
+  }
+  expect_identical(nrow(ws_list(st)), 0L)
+  expect_identical(list.files(root, all.files = TRUE, no.. = TRUE, recursive = TRUE),
+                   character())
 })
 
 test_that("a sweep or listing of a root that cannot be read is a ws_io_error; lookups go on", {

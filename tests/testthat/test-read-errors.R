@@ -161,3 +161,35 @@ test_that("the verifying sweep keeps a payload whose read comes back short", {
   expect_identical(r$value, 0)
   expect_kept_and_never_wrong(t, r, before, "verify_short")
 })
+
+test_that("a corrupt payload whose meta changed while it was checked is left for the next lookup", {
+  # The meta replaced between the scan and the in-flight check: its writer
+  # just finished, so the bytes may be right for the new meta.
+  t <- read_store()
+  bin <- file.path(t$dir, paste0(t$good, ".bin"))
+  writeBin(charToRaw("GOOD ENTRY"), bin) # same size, other bytes
+  before <- t$files()
+  r <- shim_wait(read_case(t, "ws_lookup(s, k)",
+                           sprintf("stat:*/%s.json:2:touch", t$good)))
+  expect_identical(r$run_id, t$fallback)
+  expect_identical(t$files(), before)
+  # Looked at again (nothing changing now), it is removed as corrupt.
+  expect_identical(ws_lookup(t$store, t$key)$run_id, t$fallback)
+  expect_false(file.exists(bin))
+})
+
+test_that("a key dir that vanishes during the scan reads as empty, with no error", {
+  t <- read_store()
+  before <- t$files()
+  r <- shim_wait(read_case(t, "ws_lookup(s, k)", sprintf("stat:%s:2:ENOENT", t$dir)))
+  expect_identical(r, list(value = NULL))
+  expect_identical(t$files(), before)
+})
+
+test_that("a lookup whose every read finds the payload changed gives up: NULL, nothing deleted", {
+  t <- read_store()
+  before <- t$files()
+  r <- shim_wait(read_case(t, "ws_lookup(s, k)", "open:*.bin:1+:touch"))
+  expect_identical(r, list(value = NULL))
+  expect_identical(t$files(), before)
+})

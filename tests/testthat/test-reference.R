@@ -283,3 +283,19 @@ test_that("keys_are_isolated", {
   expect_identical(rawToChar(ws_lookup(t$store, a)$payload), "AAA")
   expect_identical(rawToChar(ws_lookup(t$store, b)$payload), "BBB")
 })
+
+test_that("entries written in the same nanosecond: the final one is the newer", {
+  # Beyond the reference's tests (its rule): a tie on the write stamp goes
+  # to the final entry, in both lookups. Written as the Rust store writes
+  # them (whole seconds), as two writers of one second would.
+  t <- temp_store()
+  key <- key_for("same-stamp")
+  secs <- format(floor(as.numeric(Sys.time())), scientific = FALSE)
+  for (kind in c("Checkpoint", "Final")) {
+    write_entry(t, key, rust_meta(list(written_unix_secs = secs, objective = "null",
+                                       kind = sprintf('"%s"', kind))),
+                run_id = if (kind == "Final") "r1f-2" else "r1f-1")
+  }
+  expect_identical(ws_lookup_latest(t$store, key)$run_id, "r1f-2")
+  expect_identical(ws_lookup(t$store, key)$run_id, "r1f-2")
+})

@@ -120,3 +120,19 @@ test_that("a link named like a key is not followed by the sweep", {
   expect_true(file.exists(orphan))
   expect_identical(nrow(ws_list(t$store)), 0L)
 })
+
+test_that("a key dir another process removes while a removal locks it: no error, and it is gone", {
+  root <- file.path(normalizePath(withr::local_tempdir("rmdir-race-")), "store")
+  key <- key_for("rmdir-race")
+  # The key dir's first lock is the save's pin; the second is the one
+  # ws_remove() takes to remove the emptied dir: just before it, another
+  # process removes the dir.
+  r <- run_shimmed(c(
+    sprintf("s <- ws_open(%s)", lit(root)),
+    sprintf("ws_save(s, %s, raw(3))", lit(key)),
+    sprintf("list(removed = catch(ws_remove(s, %s)), list = nrow(ws_list(s)))", lit(key))),
+    faults = sprintf("flock:*/%s:2:remove", key))$result
+  expect_identical(r$removed, 1)
+  expect_identical(r$list, 0L)
+  expect_false(dir.exists(file.path(root, key)))
+})
