@@ -16,6 +16,7 @@ skip_unless_linux <- function() {
 fault_shim <- local({
   built <- NULL
   function() {
+    skip_on_cran() # a compiler run and dozens of child processes
     skip_unless_linux()
     if (!is.null(built) && file.exists(built)) return(built)
     r <- file.path(R.home("bin"), "R")
@@ -46,6 +47,11 @@ child_prelude <- c(
   "       message = conditionMessage(e)))",
   "files_under <- function(d) sort(list.files(d, recursive = TRUE, all.files = TRUE))"
 )
+
+# The class and errno name of what a child's catch() returned ("none" and
+# NA when the call succeeded).
+error_class <- function(x) if (is.list(x) && !is.null(x$error)) x$error else "none"
+error_code <- function(x) if (is.list(x) && !is.null(x$error)) x$code else NA_character_
 
 # Start `code` (R lines; the value of the last one is the result) in a
 # child Rscript with the shim preloaded. `faults`: "op:pattern:nth:action"

@@ -71,8 +71,8 @@ test_that("ws_open() reports a root, or a parent of it, it may not create", {
   for (case in cases) {
     r <- run_shimmed(sprintf("catch(ws_open(%s))", lit(case$root)),
                      faults = sprintf(case$fault, base))$result
-    expect_true("ws_io_error" %in% r$error, label = case$root)
-    expect_identical(r$code, case$code)
+    expect_true("ws_io_error" %in% error_class(r), label = case$root)
+    expect_identical(error_code(r), case$code)
     expect_identical(r$path, case$root)
   }
   expect_setequal(list.files(base, all.files = TRUE, no.. = TRUE), "a-file")
@@ -110,8 +110,8 @@ test_that("a sweep or listing of a root that cannot be read is a ws_io_error; lo
     sprintf("     lookup = rawToChar(ws_lookup(s, %s)$payload))", lit(key))),
     faults = sprintf("opendir:%s:1+:EACCES", root))$result
   for (what in c("evict", "verify", "list")) {
-    expect_true("ws_io_error" %in% r[[what]]$error, label = what)
-    expect_identical(r[[what]]$code, "EACCES", label = what)
+    expect_true("ws_io_error" %in% error_class(r[[what]]), label = what)
+    expect_identical(error_code(r[[what]]), "EACCES", label = what)
     expect_identical(r[[what]]$path, root, label = what)
   }
   expect_identical(r$lookup, "x")

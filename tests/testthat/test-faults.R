@@ -121,8 +121,8 @@ test_that("on a read-only file system lookups work and saves fail with EROFS", {
   # A corrupt entry cannot be cleaned up here, and is still never returned.
   expect_null(ro$bad)
   for (what in c("save", "save_new_key", "open_new_root")) {
-    expect_true("ws_io_error" %in% ro[[what]]$error, label = what)
-    expect_identical(ro[[what]]$code, "EROFS", label = what)
+    expect_true("ws_io_error" %in% error_class(ro[[what]]), label = what)
+    expect_identical(error_code(ro[[what]]), "EROFS", label = what)
   }
   # Sweeps that can remove nothing do not fail, and count what they keep.
   expect_identical(ro$evict, 2)
@@ -172,10 +172,10 @@ test_that("on a full file system a save fails with ENOSPC, leaves no temps, keep
     "rscript inodes"), list(bytes = fill(root), inodes = fill(inodes)))
   for (what in names(r)) {
     x <- r[[what]]
-    expect_true("ws_io_error" %in% x$err$error, label = what)
-    expect_identical(x$err$code, "ENOSPC", label = what)
+    expect_true("ws_io_error" %in% error_class(x$err), label = what)
+    expect_identical(error_code(x$err), "ENOSPC", label = what)
     # Into a key dir that exists: no inode for a temp, no block for data.
-    expect_identical(x$same_key$code, "ENOSPC", label = paste(what, "same key"))
+    expect_identical(error_code(x$same_key), "ENOSPC", label = paste(what, "same key"))
     expect_gt(x$n, 0)
     expect_true(x$intact, label = paste(what, "earlier entries"))
     expect_identical(grep("\\.tmp\\.", x$files, value = TRUE), character(),
@@ -185,7 +185,7 @@ test_that("on a full file system a save fails with ENOSPC, leaves no temps, keep
     metas <- sub("\\.json$", "", grep("^[0-9a-f]+/.*\\.json$", x$files, value = TRUE))
     expect_setequal(bins, metas)
   }
-  if (is.list(r$bytes$exact)) expect_identical(r$bytes$exact$code, "ENOSPC")
+  if (is.list(r$bytes$exact)) expect_identical(error_code(r$bytes$exact), "ENOSPC")
   record_figure("full disk: entries saved before ENOSPC (1 MiB tmpfs, 12 inodes)",
                 c(r$bytes$n, r$inodes$n))
 })
