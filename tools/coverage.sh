@@ -41,5 +41,20 @@ status=$?
 rout="$(find "$out" -name 'testthat.Rout*' 2>/dev/null | head -n 1)"
 [ -n "$rout" ] && grep -E '^\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' "$rout" | tail -n 1
 [ -n "$rout" ] && grep -E "^── (Failure|Error) \(" "$rout" | sed 's/^/  /'
-sed -n '/^R code (covr)/,$p' "$out/run.log"
 [ $status -eq 0 ] || { tail -n 40 "$out/run.log"; exit $status; }
+# Branches (within a line: `a != 0 || b != 0`) of the store's files that
+# no test took, from the same counters.
+(
+  cd "$out/warmstart/src" &&
+  for f in write.c scan.c sweep.c store.c walk.c fsio.c; do
+    gcov -b -o . "$f" >/dev/null 2>&1
+    awk -v f="$f" '
+      /^ *[-#=0-9*]+: *[0-9]+:/ { split($0, a, ":"); line = a[2] + 0; text = $0
+                                  sub(/^[^:]*:[^:]*:/, "", text) }
+      /^branch +[0-9]+ (taken 0%|never executed)/ { if (!(line in seen)) {
+          seen[line] = 1; gsub(/^ +/, "", text); printf "src/%s:%d: %s\n", f, line, text } }
+    ' "$f.gcov"
+  done
+) >"$out/untaken-branches.txt"
+echo "branches of the store's files no test took: $out/untaken-branches.txt ($(wc -l <"$out/untaken-branches.txt") lines)"
+sed -n '/^R code (covr)/,$p' "$out/run.log"

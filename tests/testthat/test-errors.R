@@ -83,9 +83,12 @@ test_that("paths too long for the system are ENAMETOOLONG, never a shortened pat
   e <- expect_error(ws_open(file.path(base, strrep("a", 5000))), class = "ws_io_error")
   expect_identical(e$code, "ENAMETOOLONG")
   # A root whose key dirs' paths would pass PATH_MAX (4096).
-  root <- base
-  while (nchar(root) < 4060 - 201) root <- file.path(root, strrep("d", 200))
-  root <- file.path(root, strrep("e", 4060 - nchar(root) - 1))
+  deep <- function(base, length, leaf) {
+    path <- base
+    while (nchar(path) < length - 201) path <- file.path(path, strrep("d", 200))
+    file.path(path, strrep(leaf, length - nchar(path) - 1))
+  }
+  root <- deep(base, 4060, "e")
   st <- ws_open(root)
   key <- key_for("long")
   for (call in list(quote(ws_save(st, key, raw(1))), quote(ws_lookup(st, key)),
@@ -95,6 +98,14 @@ test_that("paths too long for the system are ENAMETOOLONG, never a shortened pat
   }
   expect_identical(nrow(ws_list(st)), 0L)
   expect_identical(list.files(root, all.files = TRUE, no.. = TRUE, recursive = TRUE),
+                   character())
+  # A root whose key dirs fit but whose entries' file names do not.
+  root2 <- deep(base, 3990, "f")
+  st2 <- ws_open(root2)
+  e <- expect_error(ws_save(st2, key, raw(1)), class = "ws_io_error")
+  expect_identical(e$code, "ENAMETOOLONG")
+  expect_null(ws_lookup(st2, key))
+  expect_identical(list.files(root2, all.files = TRUE, no.. = TRUE, recursive = TRUE),
                    character())
 })
 

@@ -86,6 +86,40 @@ test_that("a fresh sweep marker spares a new process its first sweep", {
   # Garbage: the same.
   writeLines("not a marker", marker)
   expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+  # From the future (a clock set back, or another host's): the same.
+  ws_evict(t$store)
+  fields <- strsplit(readLines(marker), " ")[[1]]
+  fields[3] <- format(as.numeric(fields[3]) + 11 * 60 * 1e9, scientific = FALSE)
+  writeLines(paste(fields, collapse = " "), marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+  # Of another version: the same.
+  fields[2] <- "2"
+  fields[3] <- format(as.numeric(fields[3]) - 11 * 60 * 1e9, scientific = FALSE)
+  writeLines(paste(fields, collapse = " "), marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+})
+
+test_that("a marker that cannot be written fails no sweep and leaves no temp", {
+  t <- temp_store()
+  root <- ws_info(t$store)$root
+  ws_save(t$store, key_for("marker-faults"), raw(10))
+  unlink(file.path(root, ".warmstart"), recursive = TRUE)
+  faults <- c(sprintf("mkdir:%s/.warmstart:1+:EACCES", root),
+              "open:*/.warmstart/sweep.tmp.*:1+:ENOSPC",
+              "write:*/.warmstart/sweep.tmp.*:1+:ENOSPC",
+              "close:*/.warmstart/sweep.tmp.*:1+:EIO",
+              "rename:*/.warmstart/sweep.tmp.*:1+:EIO")
+  for (f in faults) {
+    r <- run_shimmed(c(
+      sprintf("s <- ws_open(%s)", lit(root)),
+      "res <- catch(ws_evict(s)$entries)",
+      sprintf("list(res = res, files = files_under(%s))", lit(file.path(root, ".warmstart")))),
+      faults = f)$result
+    expect_identical(r$res, 1, label = f)
+    # No marker where it could not be made whole, and no temp of it.
+    expect_identical(grep("tmp", r$files, value = TRUE), character(), label = f)
+    expect_false("sweep" %in% r$files, label = f)
+  }
 })
 
 test_that("a marker some process died writing is swept", {
