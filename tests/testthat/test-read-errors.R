@@ -181,9 +181,16 @@ test_that("a corrupt payload whose meta changed while it was checked is left for
 test_that("a key dir that vanishes during the scan reads as empty, with no error", {
   t <- read_store()
   before <- t$files()
+  # The second stat of the key dir (after the scan's cleanup, in today's
+  # core) says it is gone: the lookup finds nothing, or (a core that stats
+  # it at other moments) the entry it would have found; never an error.
   r <- shim_wait(read_case(t, "ws_lookup(s, k)", sprintf("stat:%s:2:ENOENT", t$dir)))
-  expect_identical(r, list(value = NULL))
-  expect_identical(t$files(), before)
+  if (is.null(r$run_id)) {
+    expect_identical(r, list(value = NULL))
+  } else {
+    expect_identical(r$run_id, t$good)
+  }
+  expect_kept_and_never_wrong(t, r, before, "dir_vanishes")
 })
 
 test_that("a lookup whose every read finds the payload changed gives up: NULL, nothing deleted", {
