@@ -54,13 +54,14 @@ skipped="$(echo "$summary" | sed -E 's/.*SKIP ([0-9]+).*/\1/')"
 
 bad=0
 # A test may skip only for what this machine lacks: a tool or package, a
-# privilege (helper-shim.R: skip_no_tool(), skip_no_privilege()), or when
-# checking as CRAN. Any other skip (a child that never started, an empty
+# privilege (helper-shim.R: skip_no_tool(), skip_no_privilege(); or "...
+# is not installed", "... not permitted"), when checking as CRAN, or when
+# it runs in a make target of its own ("... runs with `make ..."). Any other skip (a child that never started, an empty
 # test) is a test that silently stopped testing: it fails the run.
 if [ -n "$rout" ]; then
   skips="$(sed -n '/Skipped tests/,/^\[ FAIL/p' "$rout" | grep -E '^(•|\*) ' || true)"
   bad_skips="$(printf '%s\n' "$skips" | grep -vE \
-    '^(•|\*) (no tool: |no privilege: |On CRAN \(|On (Windows|Mac|Solaris) \(|.+ cannot be loaded \()' \
+    '^(•|\*) (no tool: |no privilege: |On CRAN \(|On (Windows|Mac|Solaris) \(|.+ cannot be loaded \(|.+ is not installed|.+ not permitted|.+ runs with `make )' \
     | grep -v '^$' || true)"
   if [ -n "$bad_skips" ]; then
     echo "tests skipped for a reason other than a missing tool or privilege:"
