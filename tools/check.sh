@@ -68,6 +68,22 @@ skipped="$(echo "$summary" | sed -E 's/.*SKIP ([0-9]+).*/\1/')"
 [ "$failed" -gt 0 ] && [ -f "$rout" ] && tail -n 60 "$rout"
 
 bad=0
+# A test may skip only for what this machine lacks: a tool or package, a
+# privilege (helper-shim.R: skip_no_tool(), skip_no_privilege(); or "...
+# is not installed", "... not permitted"), when checking as CRAN, or when
+# it runs in a make target of its own ("... runs with `make ..."). Any other skip (a child that never started, an empty
+# test) is a test that silently stopped testing: it fails the run.
+if [ -n "$rout" ]; then
+  skips="$(sed -n '/Skipped tests/,/^\[ FAIL/p' "$rout" | grep -E '^(•|\*) ' || true)"
+  bad_skips="$(printf '%s\n' "$skips" | grep -vE \
+    '^(•|\*) (no tool: |no privilege: |On CRAN \(|On (Windows|Mac|Solaris) \(|.+ cannot be loaded \(|.+ is not installed|.+ not permitted|.+ runs with `make )' \
+    | grep -v '^$' || true)"
+  if [ -n "$bad_skips" ]; then
+    echo "tests skipped for a reason other than a missing tool or privilege:"
+    printf '%s\n' "$bad_skips"
+    bad=1
+  fi
+fi
 if grep -qE '^Status: .*(ERROR|WARNING)' check.log; then
   echo "R CMD check reported:"
   grep -E '^\* checking .*(ERROR|WARNING)$' check.log || true

@@ -49,6 +49,22 @@ if [ "${1:-}" = "--cran-tools" ]; then
   exit 0
 fi
 
+# ---- what `make coverage` needs: covr (and gcov, which comes with gcc) ----
+if [ "${1:-}" = "--coverage-tools" ]; then
+  if ! "$RSCRIPT" --vanilla -e 'quit(status = !requireNamespace("covr", quietly = TRUE))'; then
+    if can_apt; then
+      apt_install r-cran-covr || true
+    fi
+    "$RSCRIPT" --vanilla -e 'if (!requireNamespace("covr", quietly = TRUE))
+      install.packages("covr", repos = "https://cloud.r-project.org", quiet = TRUE)'
+  fi
+  command -v gcov >/dev/null 2>&1 || {
+    if can_apt; then apt_install gcc; else echo "install-deps: gcov is missing" >&2; fi; }
+  "$RSCRIPT" --vanilla -e 'quit(status = !requireNamespace("covr", quietly = TRUE))' || {
+    echo "install-deps: could not install covr" >&2; exit 1; }
+  exit 0
+fi
+
 # ---- system libraries ----
 sys_missing=""
 if ! command -v pkg-config >/dev/null 2>&1; then

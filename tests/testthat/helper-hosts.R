@@ -16,7 +16,7 @@ host_pid_stride <- 5000L
 
 # NULL when this machine can run hosts in namespaces, else the reason not.
 hosts_unavailable <- function() {
-  if (Sys.info()[["sysname"]] != "Linux") return("namespaces need Linux")
+  if (Sys.info()[["sysname"]] != "Linux") return("no tool: Linux (pid namespaces)")
   if (!nzchar(Sys.which("unshare"))) return("unshare (util-linux) is not installed")
   probe <- sprintf(
     "hostname ws-probe && echo %d > /proc/sys/kernel/ns_last_pid && sh -c 'echo $$'",
@@ -25,7 +25,7 @@ hosts_unavailable <- function() {
     "unshare", c("--uts", "--pid", "--fork", "--mount-proc", "sh", "-c",
                  shQuote(probe)), stdout = TRUE, stderr = TRUE))
   if (!identical(out, as.character(host_pid_stride + 1L))) {
-    return(paste("unshare --uts --pid --mount-proc (as root) is refused here:",
+    return(paste("no privilege: unshare --uts --pid --mount-proc (as root) is refused here:",
                  paste(out, collapse = " ")))
   }
   NULL

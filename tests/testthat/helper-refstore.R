@@ -9,8 +9,9 @@ refstore_path <- function() {
 }
 
 skip_without_refstore <- function() {
-  skip_if(!nzchar(refstore_path()),
-          "the Rust reference store is not built (WARMSTART_REFSTORE; see ../shared/README.md)")
+  if (!nzchar(refstore_path())) {
+    skip_no_tool("the Rust reference store (refstore, WARMSTART_REFSTORE; see ../shared/README.md)")
+  }
 }
 
 # refstore's own keys are 64 hex digits; ours can be used as they are.

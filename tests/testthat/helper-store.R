@@ -31,7 +31,8 @@ snapshot <- function(root) {
 bytes_on_disk <- function(root) {
   f <- list.files(root, recursive = TRUE, all.files = TRUE)
   f <- f[grepl("^[0-9a-f]{32,128}/", f)]
-  sum(file.size(file.path(root, f)))
+  # A file removed since the listing counts nothing (while writers run).
+  sum(file.size(file.path(root, f)), na.rm = TRUE)
 }
 
 temp_files <- function(root) {
@@ -48,23 +49,28 @@ dead_pid <- function() {
   job$pid
 }
 
-# The pid of a process that lives until the calling test ends (a stand-in
-# for a live writer; a fixed sleep would end early under valgrind).
-live_sibling <- function(env = parent.frame()) {
+# A child that does not exit (or never started) is a failure of the test,
+# never a reason to skip it.
+wait_gone <- function(pid, seconds = 60) {
+  deadline <- Sys.time() + seconds
+  while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
+    Sys.sleep(0.01)
+  }
+  if (file.exists(file.path("/proc", pid))) {
+    stop(sprintf("child process %d did not exit within %d s", pid, seconds))
+  }
+}
+
+# The pid of a process that lives until the calling test ends (then it is
+# killed and reaped): a stand-in for a live writer, however slowly the
+# test runs (a sleep of fixed length ran out under valgrind).
+live_pid <- function(env = parent.frame()) {
   job <- parallel::mcparallel(repeat Sys.sleep(1), silent = TRUE)
   withr::defer({
     tools::pskill(job$pid, tools::SIGKILL)
     suppressWarnings(parallel::mccollect(job, wait = TRUE))
   }, envir = env)
   job$pid
-}
-
-wait_gone <- function(pid, seconds = 10) {
-  deadline <- Sys.time() + seconds
-  while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
-    Sys.sleep(0.01)
-  }
-  if (file.exists(file.path("/proc", pid))) skip("child process did not exit")
 }
 
 # Wait out the window in which file stamps are too fresh to prove anything

@@ -2,7 +2,8 @@
 
 expect_arg_error <- function(expr, arg, root) {
   before <- snapshot(root)
-  expect_error(expr, sprintf("`%s`", arg), fixed = TRUE)
+  e <- expect_error(expr, class = "ws_bad_argument")
+  expect_identical(e$argument, arg)
   expect_identical(snapshot(root), before)
 }
 
@@ -115,7 +116,12 @@ test_that("lookups and the sweep check their arguments", {
 test_that("a store restored from a serialized copy gives a clear error", {
   t <- temp_store()
   restored <- unserialize(serialize(t$store, NULL))
-  expect_error(ws_lookup(restored, key_for("x")), "no longer open")
-  expect_error(ws_save(restored, key_for("x"), raw(1)), "no longer open")
+  for (call in list(quote(ws_lookup(restored, key_for("x"))),
+                    quote(ws_save(restored, key_for("x"), raw(1))))) {
+    e <- expect_error(eval(call), class = "ws_bad_argument")
+    expect_identical(e$argument, "store")
+    # Not the message of a store that is not a store at all.
+    expect_match(conditionMessage(e), "no longer open")
+  }
   expect_output(print(restored), "closed")
 })

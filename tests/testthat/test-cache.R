@@ -75,7 +75,7 @@ test_that("a lookup never serves a replaced entry whose mtimes look unchanged", 
   writeBin(charToRaw("bbbb"), crafted[1])
   writeChar(crafted_meta, crafted[2], eos = NULL, useBytes = TRUE)
   # `touch -r` copies timestamps to the nanosecond; Sys.setFileTime() does not.
-  skip_if(Sys.which("touch") == "", "no touch(1)")
+  if (Sys.which("touch") == "") skip_no_tool("touch(1)")
   marks <- tempfile(c("bin", "json", "dir"))
   file.create(marks)
   withr::defer(unlink(marks))
@@ -188,4 +188,35 @@ test_that("stores on different roots never share cached entries", {
     expect_identical(rawToChar(ws_lookup(a$store, key)$payload), "in-a")
     expect_identical(rawToChar(ws_lookup(b$store, key)$payload), "in-b")
   }
+})
+
+test_that("the cache's bounds come from options: 0 entries caches nothing, a lower bound evicts", {
+  warmstart:::ws_cache_clear()
+  withr::defer({
+    .Call(warmstart:::C_ws_cache_limits, 128, 256 * 1024^2) # the defaults
+    warmstart:::ws_cache_clear()
+  })
+  t <- temp_store()
+  keys <- vapply(1:5, function(i) key_for(paste0("limits", i)), "")
+  for (k in keys) ws_save(t$store, k, as.raw(1:10))
+  settle()
+  for (k in keys) ws_lookup(t$store, k)
+  expect_identical(warmstart:::ws_cache_usage()$entries, 5)
+  # Lowering the bound drops the least recently used rows at once.
+  withr::with_options(list(warmstart.cache_max_entries = 2), ws_open(t$root))
+  expect_identical(warmstart:::ws_cache_usage()$entries, 2)
+  expect_identical(rawToChar(ws_lookup(t$store, keys[1])$payload),
+                   rawToChar(as.raw(1:10)))
+  # With no room, lookups still work and nothing is kept.
+  withr::with_options(list(warmstart.cache_max_entries = 0), ws_open(t$root))
+  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  a <- ws_lookup(t$store, keys[5])$payload
+  b <- ws_lookup(t$store, keys[5])$payload
+  expect_identical(a, as.raw(1:10))
+  expect_false(warmstart:::ws_same_object(a, b))
+  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  # A value larger than the byte bound is not kept either.
+  withr::with_options(list(warmstart.cache_max_bytes = 5), ws_open(t$root))
+  ws_lookup(t$store, keys[4])
+  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
 })

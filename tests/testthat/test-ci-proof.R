@@ -49,7 +49,7 @@ test_that("a CI job's second R CMD check gets its fits from the cached store", {
   skip_on_cran()
   skip_on_os("windows")
   skip_if_not(identical(Sys.getenv("WARMSTART_CI_PROOF"), "true"),
-              "WARMSTART_CI_PROOF is not true (tools/check.sh sets it)")
+              "the two-check proof runs with `make test` (WARMSTART_CI_PROOF=true)")
   skip_if_not_installed("mgcv")
   installed <- find.package("warmstart")
   skip_if_not(file.exists(file.path(installed, "Meta", "package.rds")),

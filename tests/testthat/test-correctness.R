@@ -76,14 +76,14 @@ test_that("a comma-decimal LC_NUMERIC neither corrupts metas nor misreads them",
   skip_on_os("windows")
   localedef <- Sys.which("localedef")
   skip_if(!nzchar(localedef), "localedef is not installed")
-  skip_if(!dir.exists("/usr/share/i18n/locales"), "no locale sources to build de_DE")
+  if (!dir.exists("/usr/share/i18n/locales")) skip_no_tool("locale sources to build de_DE")
   locpath <- tempfile("locales-")
   dir.create(locpath)
   withr::defer(unlink(locpath, recursive = TRUE))
   system2(localedef, c("-i", "de_DE", "-f", "UTF-8",
                        shQuote(file.path(locpath, "de_DE.UTF-8"))),
           stdout = FALSE, stderr = FALSE)
-  skip_if(!dir.exists(file.path(locpath, "de_DE.UTF-8")), "localedef failed")
+  if (!dir.exists(file.path(locpath, "de_DE.UTF-8"))) skip_no_tool("localedef could not build de_DE")
   t <- temp_store()
   key <- key_for("item 4")
   out <- run_r(c(
@@ -144,7 +144,7 @@ test_that("a hot lookup returns what is on disk after a caller changed the last 
 test_that("a failed or short payload read is an error and keeps the entry", {
   skip_on_os(c("windows", "mac"))
   shim <- build_c_helper("readfault", "-ldl")
-  skip_if(is.null(shim), "cannot compile the read-fault shim")
+  if (is.null(shim)) skip_no_tool("a C compiler for the read-fault shim")
   t <- temp_store()
   key <- key_for("item 6")
   ws_save(t$store, key, charToRaw("a payload of some length"), objective = 1)
@@ -171,7 +171,7 @@ test_that("a failed or short payload read is an error and keeps the entry", {
 
 test_that("a container's live writer (own pid namespace, same hostname) keeps its temps", {
   skip_on_os(c("windows", "mac"))
-  skip_if_not(identical(Sys.info()[["sysname"]], "Linux"))
+  skip_unless_linux()
   unshare <- Sys.which("unshare")
   skip_if(!nzchar(unshare), "unshare is not installed")
   probe <- suppressWarnings(system2(unshare, c("--pid", "--fork", "--mount-proc",
@@ -396,7 +396,7 @@ test_that("ws_key() called while another ws_key() walks gives both right keys", 
                                      c("CMD", "SHLIB", shQuote(file.path(build, "reenter.c"))),
                                      stdout = FALSE, stderr = FALSE))
   lib <- file.path(build, paste0("reenter", .Platform$dynlib.ext))
-  skip_if(!file.exists(lib), "cannot compile the ALTREP helper")
+  if (!file.exists(lib)) skip_no_tool("a C compiler for the ALTREP helper")
   dll <- dyn.load(lib)
   withr::defer(dyn.unload(lib))
   inner <- character()
@@ -438,7 +438,7 @@ test_that("without locks that reach the writer, an eviction keeps an overwrite i
   skip_on_os(c("windows", "mac"))
   skip_if_no_fork()
   noflock <- build_c_helper("noflock")
-  skip_if(is.null(noflock), "cannot compile the flock shim")
+  if (is.null(noflock)) skip_no_tool("a C compiler for the flock shim")
   t <- temp_store(size_budget = Inf)
   key <- key_for("review 3")
   rid <- ws_save(t$store, key, charToRaw("v1"), objective = 2)

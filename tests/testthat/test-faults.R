@@ -1,5 +1,6 @@
 # I/O failures and crashes at exact points of the write sequence, injected
-# instead of hoped for; and a real read-only mount and full disk.
+# instead of hoped for; and a real read-only and a real full file system
+# (tmpfs in a user namespace).
 
 points <- c("after_mkdir", "mid_bin_write", "before_bin_rename",
             "before_meta_rename")
@@ -10,8 +11,9 @@ test_that("a full disk at any step fails the save, leaves no temps, keeps entrie
   id <- ws_save(t$store, key, charToRaw("earlier"), objective = 1)
   for (p in points) {
     warmstart:::ws_inject_fault(t$store, p, "enospc")
-    expect_error(ws_save(t$store, key, charToRaw("later"), objective = 0),
-                 "No space left on device")
+    e <- expect_error(ws_save(t$store, key, charToRaw("later"), objective = 0),
+                      class = "ws_io_error")
+    expect_identical(e$code, "ENOSPC")
     expect_identical(temp_files(t$root), character())
     expect_identical(basename(entry_files(key_dir(t, key))),
                      paste0(id, c(".bin", ".json")))
@@ -25,15 +27,18 @@ test_that("a failed overwrite before its payload is promoted keeps the entry", {
   id <- ws_save(t$store, key, charToRaw("v1"), objective = 1)
   for (p in c("mid_bin_write", "before_bin_rename")) {
     warmstart:::ws_inject_fault(t$store, p, "enospc")
-    expect_error(ws_save(t$store, key, charToRaw("v2"), run_id = id),
-                 "No space left")
+    e <- expect_error(ws_save(t$store, key, charToRaw("v2"), run_id = id),
+                      class = "ws_io_error")
+    expect_identical(e$code, "ENOSPC")
     expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "v1")
   }
   # After the payload is promoted the old entry cannot be kept, but it is
   # never returned wrong: the lookup finds nothing rather than v1's meta
   # with v2's bytes.
   warmstart:::ws_inject_fault(t$store, "before_meta_rename", "enospc")
-  expect_error(ws_save(t$store, key, charToRaw("v2"), run_id = id))
+  e <- expect_error(ws_save(t$store, key, charToRaw("v2"), run_id = id),
+                    class = "ws_io_error")
+  expect_identical(e$code, "ENOSPC")
   expect_null(ws_lookup(t$store, key))
   expect_identical(temp_files(t$root), character())
 })
@@ -42,7 +47,9 @@ test_that("a failure after the entry is visible says so", {
   t <- temp_store()
   key <- key_for("late-failure")
   warmstart:::ws_inject_fault(t$store, "after_meta_rename", "enospc")
-  expect_error(ws_save(t$store, key, charToRaw("x")), "was written but")
+  e <- expect_error(ws_save(t$store, key, charToRaw("x")), class = "ws_io_error")
+  expect_identical(e$code, "ENOSPC")
+  expect_identical(e$path, normalizePath(key_dir(t, key)))
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "x")
 })
 
@@ -77,50 +84,108 @@ test_that("a writer killed at any step leaves nothing a lookup returns wrong", {
   }
 })
 
-mount_or_skip <- function(args) {
-  skip_on_cran()
-  skip_on_os(c("windows", "mac", "solaris"))
-  if (Sys.which("mount") == "" || system2("id", "-u", stdout = TRUE) != "0") {
-    skip("mount needs root")
-  }
-  status <- suppressWarnings(system2("mount", args, stdout = FALSE,
-                                     stderr = FALSE))
-  if (status != 0) skip("mount is not permitted here")
-}
-
-test_that("on a read-only store lookups work and saves fail clearly", {
-  t <- temp_store()
-  key <- key_for("read-only")
-  ws_save(t$store, key, charToRaw("kept"), objective = 1)
-  bad <- key_for("read-only-corrupt")
-  ws_save(t$store, bad, charToRaw("good"))
-  writeBin(charToRaw("evil"), entry_files(key_dir(t, bad), "\\.bin$"))
-  mount_or_skip(c("--bind", t$root, t$root))
-  withr::defer(system2("umount", t$root), priority = "first")
-  stopifnot(system2("mount", c("-o", "remount,ro,bind", t$root)) == 0)
-  ro <- ws_open(t$root)
-  expect_identical(rawToChar(ws_lookup(ro, key)$payload), "kept")
-  expect_identical(rawToChar(ws_lookup_latest(ro, key)$payload), "kept")
-  # A corrupt entry cannot be cleaned up here, and is still never returned.
-  expect_null(ws_lookup(ro, bad))
-  expect_error(ws_save(ro, key, charToRaw("new")), "Read-only file system")
-  expect_error(ws_save(ro, key_for("read-only-new"), charToRaw("new")),
-               "Read-only file system")
-  expect_no_error(ws_evict(ro))
-  expect_identical(rawToChar(ws_lookup(ro, key)$payload), "kept")
-})
-
-test_that("on a full disk a save fails, leaves no temps, keeps the earlier entry", {
-  root <- tempfile("tmpfs-")
+test_that("on a read-only file system lookups work and saves fail with EROFS", {
+  root <- tempfile("ro-")
   dir.create(root)
   withr::defer(unlink(root, recursive = TRUE))
-  mount_or_skip(c("-t", "tmpfs", "-o", "size=1m", "tmpfs", root))
-  withr::defer(system2("umount", root), priority = "first")
-  st <- ws_open(root)
-  key <- key_for("full-disk")
-  ws_save(st, key, charToRaw("small"), objective = 1)
-  expect_error(ws_save(st, key, as.raw(rep(1, 2 * 1024^2)), objective = 0),
-               "No space left on device")
-  expect_identical(temp_files(root), character())
-  expect_identical(rawToChar(ws_lookup(st, key)$payload), "small")
+  setup <- c(
+    sprintf("root <- %s", lit(root)),
+    "s <- ws_open(root)",
+    "ws_save(s, ws_key('kept'), charToRaw('kept'), objective = 1)",
+    "ws_save(s, ws_key('bad'), charToRaw('good'))",
+    "bin <- list.files(file.path(root, ws_key('bad')), '[.]bin$', full.names = TRUE)",
+    "writeBin(charToRaw('evil'), bin)",
+    "files_under(root)")
+  read_only <- c(
+    sprintf("root <- %s", lit(root)),
+    "ro <- ws_open(root)",
+    "k <- ws_key('kept')",
+    "list(best = rawToChar(ws_lookup(ro, k)$payload),",
+    "     latest = rawToChar(ws_lookup_latest(ro, k)$payload),",
+    "     bad = ws_lookup(ro, ws_key('bad')),",
+    "     save = catch(ws_save(ro, k, charToRaw('new'))),",
+    "     save_new_key = catch(ws_save(ro, ws_key('new'), charToRaw('new'))),",
+    "     open_new_root = catch(ws_open(file.path(root, 'sub'))),",
+    "     evict = catch(ws_evict(ro)$entries),",
+    "     verify = catch(ws_evict(ro, verify = TRUE)$entries),",
+    "     again = rawToChar(ws_lookup(ro, k)$payload),",
+    "     files = files_under(root))")
+  r <- in_mount_namespace(c(
+    sprintf("mount -t tmpfs -o size=4m tmpfs %s", shQuote(root)),
+    "rscript setup",
+    sprintf("mount -o remount,ro %s", shQuote(root)),
+    "rscript read_only"), list(setup = setup, read_only = read_only))
+  ro <- r$read_only
+  expect_identical(ro$best, "kept")
+  expect_identical(ro$latest, "kept")
+  # A corrupt entry cannot be cleaned up here, and is still never returned.
+  expect_null(ro$bad)
+  for (what in c("save", "save_new_key", "open_new_root")) {
+    expect_true("ws_io_error" %in% error_class(ro[[what]]), label = what)
+    expect_identical(error_code(ro[[what]]), "EROFS", label = what)
+  }
+  # Sweeps that can remove nothing do not fail, and count what they keep.
+  expect_identical(ro$evict, 2)
+  expect_type(ro$verify, "double")
+  expect_identical(ro$again, "kept")
+  expect_identical(ro$files, r$setup)
+})
+
+test_that("on a full file system a save fails with ENOSPC, leaves no temps, keeps every earlier entry", {
+  root <- tempfile("full-")
+  dir.create(root)
+  withr::defer(unlink(root, recursive = TRUE))
+  # Saves of 100 KiB under new keys until one fails; then one that fills
+  # exactly what is left (its meta no longer fits); then, on a file system
+  # out of inodes, a save that cannot make its key dir or its temps.
+  fill <- function(what) c(
+    sprintf("root <- %s", lit(what)),
+    "s <- ws_open(root)",
+    "saved <- list(); err <- NULL",
+    "for (i in 1:200) {",
+    "  k <- ws_key('fill', i)",
+    "  p <- as.raw(rep(i %% 256, 100 * 1024))",
+    "  r <- catch(ws_save(s, k, p, objective = i))",
+    "  if (is.list(r)) { err <- r; break }",
+    "  saved[[k]] <- p",
+    "}",
+    "avail <- as.numeric(system2('df', c('-B1', '--output=avail', root), stdout = TRUE)[2])",
+    "exact <- if (avail > 0) catch(ws_save(s, ws_key('exact'), raw(avail))) else NULL",
+    "# What is left but a page for the meta: the disk is then full.",
+    "avail <- as.numeric(system2('df', c('-B1', '--output=avail', root), stdout = TRUE)[2])",
+    "if (avail > 4096) {",
+    "  r <- catch(ws_save(s, ws_key('last'), as.raw(rep(7, avail - 4096))))",
+    "  if (!is.list(r)) saved[[ws_key('last')]] <- as.raw(rep(7, avail - 4096))",
+    "}",
+    "same_key <- catch(ws_save(s, names(saved)[1], raw(10)))",
+    "list(err = err, exact = exact, same_key = same_key, n = length(saved),",
+    "     intact = all(vapply(names(saved), function(k)",
+    "       identical(ws_lookup(s, k)$payload, saved[[k]]), TRUE)),",
+    "     files = files_under(root))")
+  inodes <- tempfile("inodes-")
+  dir.create(inodes)
+  withr::defer(unlink(inodes, recursive = TRUE))
+  r <- in_mount_namespace(c(
+    sprintf("mount -t tmpfs -o size=1m tmpfs %s", shQuote(root)),
+    "rscript bytes",
+    sprintf("mount -t tmpfs -o size=1m,nr_inodes=12 tmpfs %s", shQuote(inodes)),
+    "rscript inodes"), list(bytes = fill(root), inodes = fill(inodes)))
+  for (what in names(r)) {
+    x <- r[[what]]
+    expect_true("ws_io_error" %in% error_class(x$err), label = what)
+    expect_identical(error_code(x$err), "ENOSPC", label = what)
+    # Into a key dir that exists: no inode for a temp, no block for data.
+    expect_identical(error_code(x$same_key), "ENOSPC", label = paste(what, "same key"))
+    expect_gt(x$n, 0)
+    expect_true(x$intact, label = paste(what, "earlier entries"))
+    expect_identical(grep("\\.tmp\\.", x$files, value = TRUE), character(),
+                     label = paste(what, "temps"))
+    # Every payload left has its meta and every meta its payload.
+    bins <- sub("\\.bin$", "", grep("^[0-9a-f]+/.*\\.bin$", x$files, value = TRUE))
+    metas <- sub("\\.json$", "", grep("^[0-9a-f]+/.*\\.json$", x$files, value = TRUE))
+    expect_setequal(bins, metas)
+  }
+  if (is.list(r$bytes$exact)) expect_identical(error_code(r$bytes$exact), "ENOSPC")
+  record_figure("full disk: entries saved before ENOSPC (1 MiB tmpfs, 12 inodes)",
+                c(r$bytes$n, r$inodes$n))
 })

@@ -207,15 +207,18 @@ test_that("workers under mclapply share one store", {
 test_that("ws_gam() checks its arguments", {
   t <- gam_store()
   d <- gam_data(n = 200)
-  expect_error(ws_gam("y ~ x", d, store = t$store), "`formula`")
-  expect_error(ws_gam(gam_formula, store = t$store), "`data`")
-  expect_error(ws_gam(gam_formula, 1:3, store = t$store), "`data`")
-  expect_error(ws_gam(gam_formula, d, store = "x"), "`store`")
-  expect_error(ws_gam(gam_formula, d, store = t$store, fitter = "gam"),
-               "`fitter`")
-  expect_error(ws_gam(gam_formula, d, in.out = list(), store = t$store),
-               "`in.out`")
-  expect_error(ws_gam(gam_formula, d, "REML", store = t$store),
-               "must be named")
+  expect_bad_argument <- function(expr, argument) {
+    e <- expect_error(expr, class = "ws_bad_argument")
+    expect_identical(e$argument, argument)
+  }
+  expect_bad_argument(ws_gam("y ~ x", d, store = t$store), "formula")
+  expect_bad_argument(ws_gam(gam_formula, store = t$store), "data")
+  expect_bad_argument(ws_gam(gam_formula, 1:3, store = t$store), "data")
+  expect_bad_argument(ws_gam(gam_formula, d, store = "x"), "store")
+  expect_bad_argument(ws_gam(gam_formula, d, store = t$store, fitter = "gam"),
+                      "fitter")
+  expect_bad_argument(ws_gam(gam_formula, d, in.out = list(), store = t$store),
+                      "...")
+  expect_bad_argument(ws_gam(gam_formula, d, "REML", store = t$store), "...")
   expect_identical(ws_evict(t$store)$entries, 0)
 })

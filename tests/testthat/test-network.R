@@ -19,7 +19,7 @@ network_fixture <- function(env = parent.frame()) {
   base <- tempfile("ws-net-")
   withr::defer(unlink(base, recursive = TRUE), envir = env)
   srv <- start_sshd(file.path(base, "sshd"))
-  if (is.null(srv)) skip("could not start an sshd on 127.0.0.1")
+  if (is.null(srv)) skip_no_tool("an sshd that starts on 127.0.0.1")
   withr::defer(stop_sshd(srv), envir = env)
   mnt <- file.path(base, "mnt")
   dir.create(mnt)
@@ -29,7 +29,7 @@ network_fixture <- function(env = parent.frame()) {
                       sshfs_mount_line(srv, file.path(base, "server"), mnt))
   st <- wait_hosts(list(probe), 30)
   if (!identical(st$status, 0L)) {
-    skip(paste("cannot mount sshfs here:", paste(unlist(st$output), collapse = " ")))
+    skip_no_privilege(paste("mounting sshfs:", paste(unlist(st$output), collapse = " ")))
   }
   list(base = base, srv = srv, mnt = mnt)
 }

@@ -81,31 +81,44 @@ test_that("corrupt_meta_json_is_cleaned_up", {
   expect_length(entry_files(dir), 0)
 })
 
-set_schema <- function(meta_path, version) {
-  txt <- readChar(meta_path, file.size(meta_path), useBytes = TRUE)
-  txt <- sub('"schema_version":[0-9]+', sprintf('"schema_version":%d', version),
-             txt)
-  writeChar(txt, meta_path, eos = NULL, useBytes = TRUE)
-}
-
+# The meta is made one without meta_sha256 (as the Rust store writes
+# them): with it, the edit would fail the meta's own checksum first and the
+# schema check would go untested.
 test_that("schema_mismatched_entry_is_cleaned_up", {
   t <- temp_store()
   key <- key_for("schema")
   ws_save(t$store, key, charToRaw("x"))
   dir <- key_dir(t, key)
-  set_schema(entry_files(dir, "\\.json$"), 100)
+  set_schema(entry_files(dir, "\\.json$"), 2)
   expect_null(ws_lookup(t$store, key))
   expect_length(entry_files(dir), 0)
+  # The same edit with schema_version 1 leaves a valid entry: the version
+  # is what removed it.
+  key1 <- key_for("schema-1")
+  ws_save(t$store, key1, charToRaw("y"))
+  set_schema(entry_files(key_dir(t, key1), "\\.json$"), 1)
+  expect_identical(rawToChar(ws_lookup(t$store, key1)$payload), "y")
+  # And one the Rust store wrote.
+  key2 <- key_for("schema-rust")
+  write_entry(t, key2, rust_meta(list(schema_version = "2")))
+  expect_null(ws_lookup(t$store, key2))
+  expect_length(entry_files(key_dir(t, key2)), 0)
 })
 
 test_that("schema_mismatched_entry_is_removed_during_save_eviction_path", {
   t <- temp_store(size_budget = 6 * 1024, ttl = 3600)
+  # The oldest entry: it survives only if the sweep removes the mismatched
+  # one as such, rather than evicting oldest first to fit the budget.
+  old_key <- key_for("schema-size-old")
+  ws_save(t$store, old_key, as.raw(rep(2, 1024)))
+  warmstart:::ws_advance_time(t$store, 0.001)
   stale_key <- key_for("schema-size-stale")
   ws_save(t$store, stale_key, as.raw(rep(0, 4 * 1024)))
   stale_dir <- key_dir(t, stale_key)
   stale_meta <- entry_files(stale_dir, "\\.json$")
   stale_bin <- entry_files(stale_dir, "\\.bin$")
-  set_schema(stale_meta, 100)
+  set_schema(stale_meta, 2)
+  warmstart:::ws_advance_time(t$store, 0.001)
 
   fresh_key <- key_for("schema-size-fresh")
   ws_save(t$store, fresh_key, as.raw(rep(1, 2 * 1024)))
@@ -115,6 +128,7 @@ test_that("schema_mismatched_entry_is_removed_during_save_eviction_path", {
   expect_lte(bytes_on_disk(t$root), 6 * 1024)
   expect_null(ws_lookup(t$store, stale_key))
   expect_false(is.null(ws_lookup(t$store, fresh_key)))
+  expect_false(is.null(ws_lookup(t$store, old_key)))
 })
 
 test_that("missing_bin_treated_as_missing", {
@@ -220,8 +234,9 @@ test_that("write_and_promote_recreates_dir_removed_before_write", {
   # spinning), and leaves nothing behind.
   key3 <- key_for("race-always")
   warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 1000)
-  expect_error(ws_save(t$store, key3, charToRaw("payload")),
-               "No such file or directory")
+  e <- expect_error(ws_save(t$store, key3, charToRaw("payload")),
+                    class = "ws_io_error")
+  expect_identical(e$code, "ENOENT")
   warmstart:::ws_inject_fault(t$store, "after_mkdir", "remove_dir", 0)
   expect_length(temp_files(t$root), 0)
   expect_null(ws_lookup(t$store, key3))
@@ -271,4 +286,20 @@ test_that("keys_are_isolated", {
   ws_save(t$store, b, charToRaw("BBB"), objective = 1, kind = "final")
   expect_identical(rawToChar(ws_lookup(t$store, a)$payload), "AAA")
   expect_identical(rawToChar(ws_lookup(t$store, b)$payload), "BBB")
+})
+
+test_that("entries written in the same nanosecond: the final one is the newer", {
+  # Beyond the reference's tests (its rule): a tie on the write stamp goes
+  # to the final entry, in both lookups. Written as the Rust store writes
+  # them (whole seconds), as two writers of one second would.
+  t <- temp_store()
+  key <- key_for("same-stamp")
+  secs <- format(floor(as.numeric(Sys.time())), scientific = FALSE)
+  for (kind in c("Checkpoint", "Final")) {
+    write_entry(t, key, rust_meta(list(written_unix_secs = secs, objective = "null",
+                                       kind = sprintf('"%s"', kind))),
+                run_id = if (kind == "Final") "r1f-2" else "r1f-1")
+  }
+  expect_identical(ws_lookup_latest(t$store, key)$run_id, "r1f-2")
+  expect_identical(ws_lookup(t$store, key)$run_id, "r1f-2")
 })

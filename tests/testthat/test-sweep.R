@@ -15,8 +15,10 @@ test_that("the budget holds after every save, and evictions leave headroom", {
   n <- sweeps(t$store)
   expect_lt(n, 150 / 3)
   expect_gte(n, 5)
+  # Oldest first: what is left is the newest saves, the last one included.
   l <- ws_list(t$store)
-  expect_identical(max(l$written), ws_lookup(t$store, l$key[nrow(l)])$written)
+  expect_identical(l$key, vapply(seq(150 - nrow(l) + 1, 150), function(i)
+    key_for(paste("budget", i)), ""))
 })
 
 test_that("sweeps come once per W/8 saves (W: what the last walked), not every 32nd", {
@@ -84,6 +86,40 @@ test_that("a fresh sweep marker spares a new process its first sweep", {
   # Garbage: the same.
   writeLines("not a marker", marker)
   expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+  # From the future (a clock set back, or another host's): the same.
+  ws_evict(t$store)
+  fields <- strsplit(readLines(marker), " ")[[1]]
+  fields[3] <- format(as.numeric(fields[3]) + 11 * 60 * 1e9, scientific = FALSE)
+  writeLines(paste(fields, collapse = " "), marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+  # Of another version: the same.
+  fields[2] <- "2"
+  fields[3] <- format(as.numeric(fields[3]) - 11 * 60 * 1e9, scientific = FALSE)
+  writeLines(paste(fields, collapse = " "), marker)
+  expect_identical(first_save_in_new_process(t$root), c("1", "FALSE"))
+})
+
+test_that("a marker that cannot be written fails no sweep and leaves no temp", {
+  t <- temp_store()
+  root <- ws_info(t$store)$root
+  ws_save(t$store, key_for("marker-faults"), raw(10))
+  unlink(file.path(root, ".warmstart"), recursive = TRUE)
+  faults <- c(sprintf("mkdir:%s/.warmstart:1+:EACCES", root),
+              "open:*/.warmstart/sweep.tmp.*:1+:ENOSPC",
+              "write:*/.warmstart/sweep.tmp.*:1+:ENOSPC",
+              "close:*/.warmstart/sweep.tmp.*:1+:EIO",
+              "rename:*/.warmstart/sweep.tmp.*:1+:EIO")
+  for (f in faults) {
+    r <- run_shimmed(c(
+      sprintf("s <- ws_open(%s)", lit(root)),
+      "res <- catch(ws_evict(s)$entries)",
+      sprintf("list(res = res, files = files_under(%s))", lit(file.path(root, ".warmstart")))),
+      faults = f)$result
+    expect_identical(r$res, 1, label = f)
+    # No marker where it could not be made whole, and no temp of it.
+    expect_identical(grep("tmp", r$files, value = TRUE), character(), label = f)
+    expect_false("sweep" %in% r$files, label = f)
+  }
 })
 
 test_that("a marker some process died writing is swept", {
@@ -95,13 +131,52 @@ test_that("a marker some process died writing is swept", {
                      sprintf("sweep.tmp.%d.%s", dead_pid(), token))
   writeLines("half", stray)
   # A live process's (this one's would be reused by the sweep's own marker).
-  sibling <- parallel::mcparallel(Sys.sleep(60), silent = TRUE)
-  withr::defer(tools::pskill(sibling$pid))
   live <- file.path(t$root, ".warmstart",
-                   sprintf("sweep.tmp.%d.%s", sibling$pid, token))
+                   sprintf("sweep.tmp.%d.%s", live_pid(), token))
   writeLines("theirs", live)
   res <- ws_evict(t$store)
   expect_false(file.exists(stray))
   expect_true(file.exists(live))
   expect_identical(res$temps_removed, 1)
+})
+
+test_that("an entry that expires while its key dir's listing is cached is removed, not returned", {
+  # Without the lookup cache, so that the listing is what serves the lookup.
+  t <- temp_store(ttl = 60, memory_cache = FALSE)
+  key <- key_for("listing-ttl")
+  ws_save(t$store, key, charToRaw("old"), objective = 1)
+  warmstart:::ws_advance_time(t$store, 30)
+  ws_save(t$store, key, charToRaw("young"), objective = 2)
+  settle()
+  # Builds the listing, with stamps old enough to be trusted next time.
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "old")
+  warmstart:::ws_advance_time(t$store, 31) # old is 61 s old, young 31 s
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "young")
+  expect_length(entry_files(key_dir(t, key)), 2)
+  # The same for a sweep walking a cached listing.
+  settle()
+  expect_identical(ws_evict(t$store)$entries, 1)
+  warmstart:::ws_advance_time(t$store, 30)
+  res <- ws_evict(t$store)
+  expect_identical(c(res$entries, res$removed), c(0, 1))
+  expect_false(dir.exists(key_dir(t, key)))
+})
+
+test_that("a scheduled sweep is skipped while no key dir changed, and runs once one is added", {
+  t <- temp_store(size_budget = Inf, ttl = 3600)
+  key <- key_for("skip-a")
+  ws_save(t$store, key, raw(10))
+  settle() # the root's stamp must be old enough to prove "unchanged"
+  ws_evict(t$store)
+  n <- sweeps(t$store)
+  # The 32nd save is due a sweep; nothing under the root was added or
+  # removed, so it does not walk, and the schedule starts again.
+  for (i in 1:32) ws_save(t$store, key, raw(10))
+  st <- warmstart:::ws_sweep_state(t$store)
+  expect_identical(st$sweeps, n)
+  expect_identical(st$saves_since_sweep, 0)
+  # A new key dir moves the root's stamp: the next due sweep walks.
+  ws_save(t$store, key_for("skip-b"), raw(10))
+  for (i in 1:31) ws_save(t$store, key, raw(10))
+  expect_identical(sweeps(t$store), n + 1)
 })

@@ -17,11 +17,10 @@ test_that("a live sibling's in-flight temps survive a sweep", {
   t <- temp_store()
   dir <- key_dir(t, key_for("live"))
   dir.create(dir)
-  sibling <- parallel::mcparallel(Sys.sleep(60), silent = TRUE)
-  withr::defer(tools::pskill(sibling$pid))
-  rid <- sprintf("r%x-1", sibling$pid)
-  with_host <- write_temp(dir, rid, "bin", sibling$pid, host = this_host())
-  without_host <- write_temp(dir, rid, "json", sibling$pid)
+  sibling <- live_pid()
+  rid <- sprintf("r%x-1", sibling)
+  with_host <- write_temp(dir, rid, "bin", sibling, host = this_host())
+  without_host <- write_temp(dir, rid, "json", sibling)
   res <- ws_evict(t$store)
   expect_true(file.exists(with_host))
   expect_true(file.exists(without_host))
@@ -79,7 +78,7 @@ test_that("a payload without its meta is judged by its writer's meta temp, not i
   key <- key_for("orphan-bin")
   dir <- key_dir(t, key)
   dir.create(dir)
-  sibling <- live_sibling()
+  sibling <- live_pid()
   dead <- dead_pid()
   payload <- function(run_id, age = 0) {
     f <- file.path(dir, paste0(run_id, ".bin"))
@@ -149,4 +148,20 @@ test_that("a link named like a key is not followed by the sweep", {
   expect_true(file.exists(victim))
   expect_true(file.exists(orphan))
   expect_identical(nrow(ws_list(t$store)), 0L)
+})
+
+test_that("a key dir another process removes while a removal locks it: no error, and it is gone", {
+  root <- file.path(normalizePath(withr::local_tempdir("rmdir-race-")), "store")
+  key <- key_for("rmdir-race")
+  # The key dir's first lock is the save's pin; the second is the one
+  # ws_remove() takes to remove the emptied dir: just before it, another
+  # process removes the dir.
+  r <- run_shimmed(c(
+    sprintf("s <- ws_open(%s)", lit(root)),
+    sprintf("ws_save(s, %s, raw(3))", lit(key)),
+    sprintf("list(removed = catch(ws_remove(s, %s)), list = nrow(ws_list(s)))", lit(key))),
+    faults = sprintf("flock:*/%s:2:remove", key))$result
+  expect_identical(r$removed, 1)
+  expect_identical(r$list, 0L)
+  expect_false(dir.exists(file.path(root, key)))
 })

@@ -1,0 +1,61 @@
+# Runs the test suite under covr against the coverage build in `pkg` and
+# prints line coverage per file: R/ (covr) and src/ (gcov), the C core
+# (the files without R headers) last, ending with "C core: N% of lines".
+# The core's lines no test runs go to `out`/uncovered-core.txt.
+args <- commandArgs(TRUE)
+pkg <- args[1]
+out <- args[2]
+
+hook <- "src/zz_coverage_flush.c"
+lib <- file.path(out, "lib") # kept: the tests' output is in lib/warmstart/tests
+dir.create(lib)
+cov <- covr::package_coverage(pkg, type = "tests", quiet = FALSE, clean = FALSE,
+                              install_path = lib)
+saveRDS(cov, file.path(out, "coverage.rds"))
+lines <- covr::tally_coverage(cov, by = "line")
+lines <- lines[lines$filename != hook, ]
+
+# Files that include no R header are the C core (src/ws_core.h).
+src <- list.files(file.path(pkg, "src"), "\\.c$")
+uses_r <- vapply(src, function(f) {
+  any(grepl("^#include <R[._/]|^#include <Rinternals", readLines(file.path(pkg, "src", f))))
+}, TRUE)
+core <- file.path("src", setdiff(src[!uses_r], basename(hook)))
+
+per_file <- function(files) {
+  rows <- lapply(files, function(f) {
+    l <- lines[lines$filename == f, ]
+    c(lines = nrow(l), covered = sum(l$value > 0))
+  })
+  data.frame(file = files, lines = vapply(rows, `[[`, 0, "lines"),
+             covered = vapply(rows, `[[`, 0, "covered"))
+}
+show <- function(title, df) {
+  cat(sprintf("\n%s\n", title))
+  for (i in seq_len(nrow(df))) {
+    cat(sprintf("  %-22s %5d lines %5d run  %6.1f%%\n", df$file[i], df$lines[i],
+                df$covered[i], 100 * df$covered[i] / max(df$lines[i], 1)))
+  }
+  cat(sprintf("  %-22s %5d lines %5d run  %6.1f%%\n", "(all)", sum(df$lines),
+              sum(df$covered), 100 * sum(df$covered) / max(sum(df$lines), 1)))
+}
+
+files <- sort(unique(lines$filename))
+r_files <- per_file(files[startsWith(files, "R/")])
+glue <- per_file(setdiff(files[startsWith(files, "src/")], core))
+core_df <- per_file(sort(core))
+show("R code (covr)", r_files)
+show("C glue: the files that use R's API (gcov)", glue)
+show("C core: no R headers (gcov)", core_df)
+
+# The core's lines no test ran, with their text.
+report <- character()
+for (f in core) {
+  l <- lines[lines$filename == f & lines$value == 0, ]
+  if (nrow(l) == 0) next
+  text <- readLines(file.path(pkg, f))
+  report <- c(report, sprintf("%s:%d: %s", f, l$line, trimws(text[l$line])))
+}
+writeLines(report, file.path(out, "uncovered-core.txt"))
+cat(sprintf("\nlines of the C core no test runs: %s\n", file.path(out, "uncovered-core.txt")))
+cat(sprintf("C core: %.1f%% of lines\n", 100 * sum(core_df$covered) / sum(core_df$lines)))
