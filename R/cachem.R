@@ -12,6 +12,11 @@ ws_cachem <- function(store = ws_open(), missing = key_missing()) {
       stop_arg(sprintf("`key` must be a single non-NA string, not %s",
                        describe(key)), "key", NULL)
     }
+    # The key is kept in the entry's label, at most 1024 bytes.
+    if (nchar(enc2utf8(key), type = "bytes") > 1024L - nchar(label_prefix)) {
+      stop_arg(sprintf("`key` must be at most %d bytes in UTF-8",
+                       1024L - nchar(label_prefix)), "key", NULL)
+    }
     ws_key(what = "ws_cachem", key = key)
   }
   labelled <- function() {

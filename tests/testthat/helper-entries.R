@@ -37,7 +37,11 @@ write_entry <- function(t, key, meta, payload = charToRaw("abc"),
 # (no meta_sha256) with another schema_version.
 set_schema <- function(meta_path, version) {
   txt <- readChar(meta_path, file.size(meta_path), useBytes = TRUE)
+  # Made a meta as the Rust store writes it: without our digest, and so
+  # without our format field (a meta that has one is ours, and corrupt
+  # without its digest).
   txt <- sub(',"meta_sha256":"[0-9a-f]{64}"', "", txt, useBytes = TRUE)
+  txt <- sub(',"payload_format":"raw"', "", txt, useBytes = TRUE)
   txt <- sub('"schema_version":[0-9]+', sprintf('"schema_version":%d', version),
              txt, useBytes = TRUE)
   writeChar(txt, meta_path, eos = NULL, useBytes = TRUE)
