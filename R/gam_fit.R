@@ -245,25 +245,32 @@ fit_gam <- function(inputs, seed_lookup) {
 # the fit stopped only because the slope is tiny. Those coordinates, and
 # only those, restart from mgcv's own initial guess, the others from where
 # the warm fit ended; the better of the two fits is kept.
-escape_flat <- function(warm, G, in_out, run) {
-  none <- list(fit = warm, iterations = 0)
-  flat <- flat_coordinates(warm, G, in_out)
-  if (length(flat) == 0L) return(none)
-  guess <- initial_guess(G)
-  if (is.null(guess)) return(none)
-  flat <- flat[log(warm$sp[flat]) > log(guess[flat]) + 1]
-  if (length(flat) == 0L) return(none)
-  sp <- unname(warm$sp)
-  sp[flat] <- guess[flat]
-  seed <- make_seed(warm)
-  restart <- tryCatch(
-    run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, warm$family)),
-    error = function(e) NULL)
-  if (is.null(restart) || !is.null(convergence_problem(restart))) return(none)
-  iterations <- outer_iterations(restart)
-  if (is.null(iterations)) iterations <- 0
-  better <- as.numeric(restart$gcv.ubre) < as.numeric(warm$gcv.ubre)
-  list(fit = if (better) restart else warm, iterations = iterations)
+escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
+  best <- warm
+  iterations <- 0
+  guess <- NULL
+  for (round in seq_len(rounds)) {
+    flat <- flat_coordinates(best, G, in_out)
+    if (length(flat) == 0L) break
+    if (is.null(guess)) guess <- initial_guess(G)
+    if (is.null(guess)) break
+    # Out where mgcv itself never starts (it keeps its starts within e^5
+    # of this guess).
+    flat <- flat[log(best$sp[flat]) > log(guess[flat]) + 5]
+    if (length(flat) == 0L) break
+    sp <- unname(best$sp)
+    sp[flat] <- guess[flat]
+    seed <- make_seed(best)
+    restart <- tryCatch(
+      run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, best$family)),
+      error = function(e) NULL)
+    if (is.null(restart) || !is.null(convergence_problem(restart))) break
+    it <- outer_iterations(restart)
+    iterations <- iterations + if (is.null(it)) 0 else it
+    if (!(as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre))) break
+    best <- restart
+  }
+  list(fit = best, iterations = iterations)
 }
 
 # The smoothing parameters (indices) where the warm fit ended on a slope
@@ -280,8 +287,12 @@ flat_coordinates <- function(fit, G, in_out) {
     return(integer())
   }
   idx <- nth + seq_len(n_sp)
+  g <- as.numeric(g)[idx]
+  h <- diag(h)[idx]
   tol <- 1e-10 * (abs(as.numeric(fit$gcv.ubre)) + 1)
-  which(as.numeric(g)[idx] > tol & diag(h)[idx] < -tol)
+  # In the tail the curvature is minus the gradient; anything else is not
+  # this shape (or is rounding).
+  which(g > tol & h < -tol & abs(h + g) <= 0.2 * g)
 }
 
 # mgcv's own start for the smoothing parameters (initial.sp() on the

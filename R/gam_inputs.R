@@ -302,6 +302,14 @@ is_user_env <- function(e) {
     is.null(package_of(e))
 }
 
+# A copy of an extended family with its estimated theta at a fixed start.
+unstarted <- function(family) {
+  family <- clone_family(family)
+  th <- tryCatch(family$getTheta(), error = function(e) NULL)
+  if (is.numeric(th)) family$putTheta(rep(0, length(th)))
+  family
+}
+
 # ---- what else changes numerics ------------------------------------------
 
 session_numerics <- local({
@@ -347,6 +355,13 @@ input_digests <- function(inputs, call) {
     if (nm == "family" && inherits(v, "family")) v <- family_state(v)
     digest(v, sprintf("argument `%s`", nm), nm)
   }, "")
+  # The near key's family: the same settings, an estimated theta's start
+  # left out (gam() moves it; it is not part of the model's structure).
+  structure_digests <- arg_digests
+  if (inherits(args$family, "family") && n_theta(args$family) > 0L) {
+    structure_digests[["family"]] <- digest(family_state(unstarted(args$family)),
+                                            "argument `family`", "family")
+  }
   symbol_digests <- vapply(as.character(names(inputs$symbols)), function(nm) {
     symbol <- sub("^[^:]*:", "", nm)
     digest(inputs$symbols[[nm]], sprintf("the formula's `%s`", symbol),
@@ -365,6 +380,7 @@ input_digests <- function(inputs, call) {
     formula = digest(inputs$formula, "`formula`", "formula"),
     data = digest(inputs$data, "`data`", "data"),
     args = arg_digests[order(names(arg_digests))],
+    structure_args = structure_digests[order(names(structure_digests))],
     symbols = symbol_digests,
     options = digest(opts, "options(contrasts, na.action)", "..."),
     structure = digest(data_structure(inputs), "`data`", "data")
@@ -383,7 +399,7 @@ exact_key <- function(d) {
 # class). The fitter's numerics are left out: a seed from another mgcv is
 # still a start.
 near_key <- function(d, fitter) {
-  args <- d$args[setdiff(names(d$args), data_sized_args)]
+  args <- d$structure_args[setdiff(names(d$structure_args), data_sized_args)]
   symbols <- d$symbols[!grepl("^(frame|caller):", names(d$symbols))]
   ws_key(what = "ws_gam seed", version = gam_key_version,
          fitter = ws_key(fitter), formula = d$formula, args = args,

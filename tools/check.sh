@@ -29,6 +29,12 @@ export NOT_CRAN
 # Figures the reliability tests measured (see the README's RELIABILITY).
 WARMSTART_FIGURES="$out/figures.txt"
 export WARMSTART_FIGURES
+# mgcv >= 1.9-0 for the bam() warm-start test, when install-deps.sh put one
+# there (the test skips otherwise).
+if [ -z "${WARMSTART_MGCV19_LIB:-}" ] && [ -f "$top/.deps/mgcv-1.9/mgcv/DESCRIPTION" ]; then
+  WARMSTART_MGCV19_LIB="$top/.deps/mgcv-1.9"
+  export WARMSTART_MGCV19_LIB
+fi
 # Checks must write nothing outside tempdir(): give them a private one.
 TMPDIR="$out/tmp"
 mkdir -p "$TMPDIR"
