@@ -95,12 +95,22 @@ fit_and_seed <- function(inputs, digests, store, call) {
   if (inherits(fitted$fit, "gam")) {
     fitted$fit$call <- call
     seed <- make_seed(fitted$fit)
-    if (!is.null(seed)) {
+    if (!is.null(seed) && !fewer_observations(seed, seed_lookup())) {
       save_quietly(store, near, seed, objective = NULL,
                    iteration = fitted$iterations)
     }
   }
   fitted
+}
+
+# A seed replaces the stored one unless it comes from a fit on fewer
+# distinct observations: the full data's smoothing parameters are closer
+# to each bootstrap resample's or cross-validation fold's than those of
+# another resample or fold are (bench/realdata.R), and refits on data that
+# grew replace older seeds.
+fewer_observations <- function(seed, stored) {
+  is_seed(stored) && is.numeric(stored$observations) &&
+    is.numeric(seed$observations) && seed$observations < stored$observations
 }
 
 # The stored copy of a fit: formulas and terms point at the global

@@ -130,7 +130,12 @@ make_seed <- function(fit) {
     tryCatch(as.numeric(fit$family$getTheta()), error = function(e) NULL)
   }
   list(sp = fit$sp, scale = as.numeric(scale), theta = theta,
-       coefficients = fit$coefficients)
+       coefficients = fit$coefficients, observations = distinct_rows(fit$model))
+}
+
+distinct_rows <- function(mf) {
+  if (!is.data.frame(mf) || nrow(mf) == 0L) return(NULL)
+  tryCatch(sum(!duplicated(mf)), error = function(e) NULL)
 }
 
 is_positive <- function(x) {
