@@ -235,7 +235,7 @@ fit_gam <- function(inputs, seed_lookup) {
   }
   escaped <- escape_flat(warm, G, in_out, run)
   list(fit = escaped$fit, mode = "warm",
-       iterations = iterations + escaped$iterations)
+       iterations = sum(iterations, escaped$iterations))
 }
 
 # Flat regions. A seed can put a smoothing parameter far above where
@@ -323,9 +323,10 @@ fit_bam <- function(inputs, seed_lookup) {
   G <- call_fitter(inputs, clone_family(family), list(fit = FALSE))
   in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
   if (is.null(in_out)) return(cold())
-  warm <- tryCatch(
-    call_fitter(inputs, NULL, list(G = G, in.out = in_out), drop = setup_args),
-    error = function(e) e)
+  run <- function(in_out, theta = NULL) {
+    call_fitter(inputs, NULL, list(G = G, in.out = in_out), drop = setup_args)
+  }
+  warm <- tryCatch(run(in_out), error = function(e) e)
   problem <- if (inherits(warm, "error")) conditionMessage(warm) else
     convergence_problem(warm)
   if (!is.null(problem)) {
@@ -334,7 +335,9 @@ fit_bam <- function(inputs, seed_lookup) {
             call. = FALSE)
     return(cold())
   }
-  list(fit = warm, mode = "warm", iterations = outer_iterations(warm))
+  escaped <- escape_flat(warm, G, in_out, run)
+  list(fit = escaped$fit, mode = "warm",
+       iterations = sum(outer_iterations(warm), escaped$iterations))
 }
 
 # Fitters ws_gam() does not know (and gamm()): memoized; seeded through

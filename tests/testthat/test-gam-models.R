@@ -101,6 +101,7 @@ test_that("bam() with mgcv >= 1.9-0 starts warm (private library)", {
   out <- callr::r(function(lib, root, here) {
     .libPaths(c(lib, here))
     library(warmstart)
+    set.seed(3)
     d <- mgcv::gamSim(1, n = 3000, verbose = FALSE)
     form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
     st <- ws_open(root)
