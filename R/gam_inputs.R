@@ -244,7 +244,10 @@ package_of <- function(env) {
 package_version_of <- function(pkg) {
   if (pkg == "base") return(as.character(getRversion()))
   if (isNamespaceLoaded(pkg)) return(getNamespaceVersion(pkg)[[1L]])
-  tryCatch(as.character(utils::packageVersion(pkg)), error = function(e) NA_character_)
+  path <- find.package(pkg, quiet = TRUE)
+  if (length(path) == 0L) return(NA_character_)
+  tryCatch(read.dcf(file.path(path[1L], "DESCRIPTION"), fields = "Version")[1L, 1L],
+           error = function(e) NA_character_)
 }
 
 # ---- family --------------------------------------------------------------
