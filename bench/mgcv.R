@@ -34,8 +34,7 @@ form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
 # Cold fits by `cold(db)` against ws_gam() fits by `warm(db, store)` on B
 # resamples of d, after a full-data ws_gam() fit.
 compare <- function(label, d, cold, warm, B) {
-  root <- tempfile("bench-mgcv-")
-  on.exit(unlink(root, recursive = TRUE))
+  root <- tempfile("bench-mgcv-") # removed when the R session ends
   store <- ws_open(root, size_budget = 4 * 1024^3)
   invisible(warm(d, store))
   set.seed(99)
@@ -126,7 +125,8 @@ rows <- list(
 
 if (nzchar(only)) {
   r <- summarize(rows[[only]]())
-  cat("ROW", paste(format(unlist(r), digits = 6), collapse = "\t"), "\n", sep = "\t")
+  cat("ROW", r$row, r$modes, r$iter_cold, r$iter_warm, r$sec_cold, r$sec_warm,
+      r$worst_rel, r$cpu_ratio, "\n", sep = "\t")
   quit(save = "no")
 }
 
