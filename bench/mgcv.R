@@ -1,8 +1,17 @@
-# Cold mgcv::gam() against ws_gam() on bootstrap resamples, in one run:
-# total outer iterations (target: at most half), total time (target: at
-# most 0.8x), and a hit (target: under 0.2 s, here from another process's
-# point of view: the memory cache is cleared first). Then bam: does
-# starting PIRLS from stored coefficients (bam's `coef`) help?
+# Cold mgcv fits against ws_gam() on bootstrap resamples of simulated data,
+# side by side in one run, one row per kind of model:
+#   gaussian REML   gamSim(1), n = N (10,000): the headline row; must not get
+#                   worse than 0.28x iterations and 0.51x time
+#   poisson REML    gamSim(1, dist = "poisson")
+#   nb theta        negative binomial, theta estimated (Poisson-gamma sample)
+#   gaulss          location-scale Gaussian (two formulas)
+#   bam (mgcv x)    fREML, once for the installed mgcv (1.8-x: no in.out,
+#                   memoized only) and once for mgcv >= 1.9-0 from a private
+#                   library (WARMSTART_MGCV19_LIB, or installed into
+#                   .bench-lib/mgcv-1.9 from the CRAN archive)
+# Targets per row: warm outer iterations below cold and every warm fit at
+# the cold optimum to 1e-6 relative or better; the gaussian row also
+# <= 0.28x iterations and <= 0.51x time. Then a hit from disk (< 0.2 s).
 #   Rscript bench/mgcv.R            (N=10000 B=6 by default)
 suppressPackageStartupMessages({
   library(warmstart)
@@ -10,79 +19,178 @@ suppressPackageStartupMessages({
 })
 n <- as.integer(Sys.getenv("N", "10000"))
 B <- as.integer(Sys.getenv("B", "6"))
+only <- Sys.getenv("ONLY") # run one row and print it as a ROW line
+# Elapsed seconds, and CPU seconds of this process (steadier on a loaded
+# machine).
 timed <- function(expr) {
-  t <- proc.time()[["elapsed"]]
+  t <- proc.time()
   value <- expr
-  list(fit = value, seconds = proc.time()[["elapsed"]] - t)
+  d <- proc.time() - t
+  list(fit = value, seconds = d[["elapsed"]],
+       cpu = d[["user.self"]] + d[["sys.self"]])
 }
-cat(sprintf("warmstart %s, mgcv %s, R %s; gamSim(1), n = %d, %d resamples, REML\n",
-            packageVersion("warmstart"), packageVersion("mgcv"), getRversion(),
-            n, B))
-
-set.seed(2)
-d <- gamSim(1, n = n, verbose = FALSE)
 form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
-root <- file.path(tempdir(), "bench-mgcv")
-unlink(root, recursive = TRUE)
-store <- ws_open(root)
-invisible(ws_gam(form, d, method = "REML", store = store))
 
-res <- NULL
-for (b in seq_len(B)) {
-  db <- d[sample(nrow(d), replace = TRUE), ]
-  # Alternate which goes first, so neither always runs on a warm cache.
-  if (b %% 2 == 1) {
-    cold <- timed(gam(form, data = db, method = "REML"))
-    warm <- timed(ws_gam(form, db, method = "REML", store = store))
-  } else {
-    warm <- timed(ws_gam(form, db, method = "REML", store = store))
-    cold <- timed(gam(form, data = db, method = "REML"))
+# Cold fits by `cold(db)` against ws_gam() fits by `warm(db, store)` on B
+# resamples of d, after a full-data ws_gam() fit.
+compare <- function(label, d, cold, warm, B) {
+  root <- tempfile("bench-mgcv-") # removed when the R session ends
+  store <- ws_open(root, size_budget = 4 * 1024^3)
+  invisible(warm(d, store))
+  set.seed(99)
+  res <- NULL
+  for (b in seq_len(B)) {
+    db <- d[sample(nrow(d), replace = TRUE), ]
+    # Alternate which goes first, so neither always runs on a warm cache.
+    if (b %% 2 == 1) {
+      c <- timed(cold(db))
+      w <- timed(warm(db, store))
+    } else {
+      w <- timed(warm(db, store))
+      c <- timed(cold(db))
+    }
+    res <- rbind(res, data.frame(
+      row = label, mode = attr(w$fit, "warmstart"),
+      iter_cold = c$fit$outer.info$iter,
+      iter_warm = attr(w$fit, "warmstart_iterations"),
+      sec_cold = c$seconds, sec_warm = w$seconds, cpu_cold = c$cpu, cpu_warm = w$cpu,
+      rel = (as.numeric(w$fit$gcv.ubre) - as.numeric(c$fit$gcv.ubre)) /
+        abs(as.numeric(c$fit$gcv.ubre))))
   }
-  res <- rbind(res, data.frame(
-    resample = b, mode = attr(warm$fit, "warmstart"),
-    iter_cold = cold$fit$outer.info$iter, iter_warm = warm$fit$outer.info$iter,
-    sec_cold = cold$seconds, sec_warm = warm$seconds,
-    rel_reml = (warm$fit$gcv.ubre - cold$fit$gcv.ubre) / abs(cold$fit$gcv.ubre)))
+  list(rows = res, store = store, root = root)
 }
-print(res, row.names = FALSE, digits = 3)
-cat(sprintf("\nouter iterations: cold %d, warm %d, ratio %.2f (target <= 0.50)\n",
-            sum(res$iter_cold), sum(res$iter_warm),
-            sum(res$iter_warm) / sum(res$iter_cold)))
-cat(sprintf("time:             cold %.2f s, warm %.2f s, ratio %.2f (target <= 0.80)\n",
-            sum(res$sec_cold), sum(res$sec_warm),
-            sum(res$sec_warm) / sum(res$sec_cold)))
-cat(sprintf("worst REML difference (warm - cold) / |cold|: %.2e\n",
-            max(res$rel_reml)))
 
-warmstart:::ws_cache_clear() # a hit as another process sees it: from disk
-hit_disk <- timed(ws_gam(form, d, method = "REML", store = store))
-hit_mem <- timed(ws_gam(form, d, method = "REML", store = store))
-cat(sprintf("hit from disk: %.3f s (%s, %.1f MB entry); hit from memory: %.4f s (target < 0.2 s)\n",
-            hit_disk$seconds, attr(hit_disk$fit, "warmstart"),
-            length(serialize(hit_disk$fit, NULL, xdr = FALSE)) / 1e6,
-            hit_mem$seconds))
-
-# bam: its only warm start is `coef` (initial coefficients for PIRLS). A
-# Gaussian bam ignores it; measure a Poisson one.
-cat("\nbam, Poisson, fREML: cold vs coef = full-data coefficients\n")
-set.seed(3)
-dp <- gamSim(1, n = n, dist = "poisson", scale = 0.25, verbose = FALSE)
-full_bam <- bam(form, data = dp, family = poisson(), method = "fREML")
-bam_res <- NULL
-for (b in seq_len(min(B, 3))) {
-  db <- dp[sample(nrow(dp), replace = TRUE), ]
-  cold <- timed(bam(form, data = db, family = poisson(), method = "fREML"))
-  warm <- timed(tryCatch(bam(form, data = db, family = poisson(), method = "fREML",
-                             coef = full_bam$coefficients),
-                         error = function(e) e))
-  failed <- inherits(warm$fit, "error")
-  bam_res <- rbind(bam_res, data.frame(
-    resample = b, sec_cold = cold$seconds, sec_coef = warm$seconds,
-    pirls_cold = cold$fit$iter,
-    pirls_coef = if (failed) NA else warm$fit$iter,
-    result = if (failed) conditionMessage(warm$fit) else "ok"))
+summarize <- function(r, label = r$row[1]) {
+  data.frame(row = label, modes = paste(unique(r$mode), collapse = "/"),
+             iter_cold = sum(r$iter_cold), iter_warm = sum(r$iter_warm),
+             sec_cold = sum(r$sec_cold), sec_warm = sum(r$sec_warm),
+             worst_rel = max(r$rel), cpu_ratio = sum(r$cpu_warm) / sum(r$cpu_cold))
 }
-print(bam_res, row.names = FALSE, digits = 3)
-cat(sprintf("bam time with coef / cold: %.2f\n",
-            sum(bam_res$sec_coef) / sum(bam_res$sec_cold)))
-unlink(root, recursive = TRUE)
+
+rows <- list(
+  gaussian = function() {
+    set.seed(2)
+    d <- gamSim(1, n = n, verbose = FALSE)
+    out <- compare("gaussian REML", d,
+                   function(db) gam(form, data = db, method = "REML"),
+                   function(db, st) ws_gam(form, db, method = "REML", store = st), B)
+    # A hit as another process sees it: from disk, the memory cache cleared.
+    warmstart:::ws_cache_clear()
+    hit <- timed(ws_gam(form, d, method = "REML", store = out$store))
+    hit_mem <- timed(ws_gam(form, d, method = "REML", store = out$store))
+    attr(out$rows, "hit") <- sprintf(
+      "hit from disk: %.3f s (%s, %.1f MB entry); from memory: %.4f s (target < 0.2 s: %s)",
+      hit$seconds, attr(hit$fit, "warmstart"),
+      length(serialize(hit$fit, NULL, xdr = FALSE)) / 1e6, hit_mem$seconds,
+      if (hit$seconds < 0.2) "met" else "not met")
+    out$rows
+  },
+  poisson = function() {
+    set.seed(3)
+    d <- gamSim(1, n = n, dist = "poisson", scale = 0.25, verbose = FALSE)
+    compare("poisson REML", d,
+            function(db) gam(form, data = db, family = poisson(), method = "REML"),
+            function(db, st) ws_gam(form, db, family = poisson(), method = "REML",
+                                    store = st), B)$rows
+  },
+  nb = function() {
+    set.seed(4)
+    d <- gamSim(1, n = n / 2, verbose = FALSE)
+    mu <- exp((d$f - mean(d$f)) / 4 + 1)
+    d$y <- rpois(nrow(d), rgamma(nrow(d), shape = 2, rate = 2 / mu))
+    compare("nb theta", d,
+            function(db) gam(form, data = db, family = nb(), method = "REML"),
+            function(db, st) ws_gam(form, db, family = nb(), method = "REML",
+                                    store = st), B)$rows
+  },
+  gaulss = function() {
+    set.seed(5)
+    d <- gamSim(1, n = n / 2, verbose = FALSE)
+    d$y <- d$f + rnorm(nrow(d), sd = exp(-0.5 + sin(2 * pi * d$x1) / 2))
+    lf <- list(y ~ s(x0) + s(x1) + s(x2) + s(x3), ~ s(x1) + s(x2))
+    compare("gaulss", d,
+            function(db) gam(lf, data = db, family = gaulss(), method = "REML"),
+            function(db, st) ws_gam(lf, db, family = gaulss(), method = "REML",
+                                    store = st), B)$rows
+  },
+  bam = function() {
+    set.seed(6)
+    d <- gamSim(1, n = n, verbose = FALSE)
+    compare(sprintf("bam (mgcv %s)", packageVersion("mgcv")), d,
+            function(db) bam(form, data = db, method = "fREML"),
+            function(db, st) ws_gam(form, db, method = "fREML", store = st,
+                                    fitter = bam), B)$rows
+  }
+)
+
+if (nzchar(only)) {
+  r <- summarize(rows[[only]]())
+  cat("ROW", r$row, r$modes, r$iter_cold, r$iter_warm, r$sec_cold, r$sec_warm,
+      r$worst_rel, r$cpu_ratio, "\n", sep = "\t")
+  quit(save = "no")
+}
+
+cat(sprintf("warmstart %s, mgcv %s, R %s; n = %d, %d bootstrap resamples per row\n",
+            packageVersion("warmstart"), packageVersion("mgcv"), getRversion(), n, B))
+cat(sprintf("load average at start: %s\n",
+            paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
+all <- list()
+detail <- NULL
+hit_line <- NULL
+for (k in c("gaussian", "poisson", "nb", "gaulss", "bam")) {
+  r <- rows[[k]]()
+  if (!is.null(attr(r, "hit"))) hit_line <- attr(r, "hit")
+  detail <- rbind(detail, r)
+  all[[k]] <- summarize(r)
+}
+
+# bam with mgcv >= 1.9-0 (bam's in.out), in a process of its own.
+lib19 <- Sys.getenv("WARMSTART_MGCV19_LIB", file.path(".bench-lib", "mgcv-1.9"))
+if (!file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
+  dir.create(lib19, recursive = TRUE, showWarnings = FALSE)
+  try(utils::install.packages(
+    "https://cloud.r-project.org/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz",
+    lib = lib19, repos = NULL, type = "source", quiet = TRUE))
+}
+if (file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
+  out <- system2(file.path(R.home("bin"), "Rscript"), "bench/mgcv.R", stdout = TRUE,
+                 env = c(sprintf("R_LIBS=%s", paste(c(normalizePath(lib19), .libPaths()),
+                                                   collapse = ":")),
+                         "ONLY=bam", sprintf("N=%d", n), sprintf("B=%d", B)))
+  row <- grep("^ROW", out, value = TRUE)
+  if (length(row) == 1L) {
+    f <- strsplit(row, "\t")[[1]][-1]
+    f <- f[nzchar(f)]
+    all$bam19 <- data.frame(row = f[1], modes = f[2], iter_cold = as.numeric(f[3]),
+                            iter_warm = as.numeric(f[4]), sec_cold = as.numeric(f[5]),
+                            sec_warm = as.numeric(f[6]), worst_rel = as.numeric(f[7]),
+                            cpu_ratio = as.numeric(f[8]))
+  } else {
+    cat("bam with mgcv >= 1.9-0 failed:\n", paste(out, collapse = "\n"), "\n")
+  }
+} else {
+  cat("bam with mgcv >= 1.9-0: not measured (could not install mgcv 1.9-1)\n")
+}
+
+if (nzchar(Sys.getenv("VERBOSE"))) print(detail, row.names = FALSE, digits = 3)
+tab <- do.call(rbind, all)
+met <- function(ok) if (isTRUE(ok)) "met" else "not met"
+cat(sprintf("\n%-20s %-10s %5s %5s %6s %8s %8s %6s %6s %10s  %s\n", "row", "modes", "iterC",
+            "iterW", "ratio", "secC", "secW", "ratio", "cpu", "worst rel", "target"))
+for (i in seq_len(nrow(tab))) {
+  r <- tab[i, ]
+  ir <- r$iter_warm / r$iter_cold
+  tr <- r$sec_warm / r$sec_cold
+  memo_only <- identical(r$modes, "cold")
+  ok <- if (memo_only) NA else ir < 1 && r$worst_rel <= 1e-6
+  target <- if (memo_only) "memoized only (no in.out): no target" else
+    if (r$row == "gaussian REML") {
+      met(ok && ir <= 0.28 + 0.005 && tr <= 0.51 + 0.005)
+    } else met(ok)
+  cat(sprintf("%-20s %-10s %5d %5d %6.2f %8.2f %8.2f %6.2f %6.2f %10.2e  %s\n", r$row,
+              r$modes, as.integer(r$iter_cold), as.integer(r$iter_warm), ir, r$sec_cold,
+              r$sec_warm, tr, r$cpu_ratio, r$worst_rel, target))
+}
+cat("\n", hit_line, "\n", sep = "")
+cat(sprintf("load average at end: %s\n",
+            paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))

@@ -21,8 +21,10 @@ timed <- function(expr) {
   list(fit = value, seconds = proc.time()[["elapsed"]] - t)
 }
 row <- function(fit, what, seconds, mode = attr(fit, "warmstart")) {
-  # A hit does no fitting: report no iterations for it.
-  it <- if (identical(mode, "hit")) 0L else fit$outer.info$iter
+  # A hit does no fitting: report no iterations for it. ws_gam() counts
+  # what it spent, restarts included.
+  it <- attr(fit, "warmstart_iterations")
+  if (is.null(it)) it <- fit$outer.info$iter
   data.frame(fit = what, mode = if (is.null(mode)) "plain gam()" else mode,
              outer_iterations = if (is.null(it)) NA else it,
              seconds = round(seconds, 3), reml = round(fit$gcv.ubre, 4))

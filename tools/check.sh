@@ -44,6 +44,12 @@ export WARMSTART_FIGURES
 # inst/ci-example twice with one WARMSTART_DIR); skipped on CRAN.
 WARMSTART_CI_PROOF=true
 export WARMSTART_CI_PROOF
+# mgcv >= 1.9-0 for the bam() warm-start test, when install-deps.sh put one
+# there (the test skips otherwise).
+if [ -z "${WARMSTART_MGCV19_LIB:-}" ] && [ -f "$top/.deps/mgcv-1.9/mgcv/DESCRIPTION" ]; then
+  WARMSTART_MGCV19_LIB="$top/.deps/mgcv-1.9"
+  export WARMSTART_MGCV19_LIB
+fi
 # Checks must write nothing outside tempdir(): give them a private one.
 TMPDIR="$out/tmp"
 mkdir -p "$TMPDIR"

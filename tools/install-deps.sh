@@ -144,6 +144,21 @@ if [ -n "$r_missing" ]; then
                      quiet = TRUE)' $r_missing || true
 fi
 
+# mgcv >= 1.9-0 (bam() takes in.out) in a private library, for the test
+# that shows ws_gam() seeding bam(): Debian's mgcv may be older, and
+# current CRAN mgcv may need a newer R. Optional: the test skips without it.
+mgcv19="$(cd "$(dirname "$0")/.." && pwd)/.deps/mgcv-1.9"
+if [ ! -f "$mgcv19/mgcv/DESCRIPTION" ] &&
+   ! "$RSCRIPT" --vanilla -e 'q(status = packageVersion("mgcv") < "1.9.0")' >/dev/null 2>&1; then
+  echo "install-deps: mgcv 1.9-1 into $mgcv19 (for the bam in.out test)"
+  mkdir -p "$mgcv19"
+  "$RSCRIPT" --vanilla -e '
+    install.packages("https://cloud.r-project.org/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz",
+                     lib = commandArgs(TRUE)[1], repos = NULL, type = "source",
+                     quiet = TRUE)' "$mgcv19" >/dev/null 2>&1 ||
+    echo "install-deps: could not install mgcv 1.9-1 (its test will skip)"
+fi
+
 still="$(missing_r $R_REQUIRED)"
 if [ -n "$still" ]; then
   echo "install-deps: could not install required R packages: $still" >&2

@@ -1,0 +1,388 @@
+# Fitting for ws_gam(): calling the fitter where gam() would run, seeds,
+# warm starts and the escape from flat regions of the REML score.
+
+fitter_flavour <- function(fitter) {
+  if (identical(fitter, mgcv::gam)) return("gam")
+  if (identical(fitter, mgcv::bam)) return("bam")
+  if (identical(fitter, mgcv::gamm)) return("gamm")
+  "other"
+}
+
+# Calls the fitter as if the caller had called it: in a child of the
+# caller's frame (gam() summarizes covariates from its parent frame), the
+# model-frame arguments given by value (model.frame() evaluates them in
+# the data and the formula's environment, where ws_gam() already did), and
+# everything else bound to names, so no data is inlined into the call the
+# fitter records. `drop` leaves arguments out (those a prepared G holds).
+call_fitter <- function(inputs, family, extra = list(), drop = character()) {
+  env <- new.env(parent = inputs$caller)
+  args <- inputs$args
+  if (!is.null(family)) args$family <- family
+  args <- c(args[setdiff(names(args), drop)], extra)
+  assign(".ws_fitter", inputs$fitter, envir = env)
+  assign(".ws_formula", inputs$formula, envir = env)
+  assign(".ws_data", inputs$data, envir = env)
+  cl <- list(as.name(".ws_fitter"), formula = as.name(".ws_formula"),
+             data = as.name(".ws_data"))
+  by_value <- inputs$flavour %in% c("gam", "bam")
+  for (nm in names(args)) {
+    v <- args[[nm]]
+    if (by_value && nm %in% model_frame_args) {
+      if (!is.null(v)) cl[nm] <- list(v)
+    } else {
+      sym <- paste0(".ws_arg_", nm)
+      assign(sym, v, envir = env)
+      cl[[nm]] <- as.name(sym)
+    }
+  }
+  eval(as.call(cl), env)
+}
+
+# Arguments a prepared model (G) already holds; gam() applies `sp` to a
+# given G again, so passing it twice would fix smoothing parameters twice.
+setup_args <- c("sp", "knots", "min.sp", "H", "paraPen", "select",
+                "drop.intercept", "drop.unused.levels", "family", "weights",
+                "subset", "offset", "na.action", "discrete")
+
+# ---- the family, copied ---------------------------------------------------
+
+# gam() changes the family object it is given (an estimated theta is
+# written into the environment of its functions), so a second gam() call
+# with the same object starts elsewhere. Each fit gets a copy, and the
+# caller's object, part of the key, stays as it was.
+clone_family <- function(x) {
+  if (is.null(x)) return(NULL)
+  orig <- list()
+  copies <- list()
+  copy_env <- function(e) {
+    if (!is_user_env(e)) return(e)
+    i <- env_index(orig, e)
+    if (!is.na(i)) return(copies[[i]])
+    ne <- new.env(parent = emptyenv())
+    orig[[length(orig) + 1L]] <<- e
+    copies[[length(copies) + 1L]] <<- ne
+    parent.env(ne) <- copy_env(parent.env(e))
+    for (nm in ls(e, all.names = TRUE)) {
+      assign(nm, relink(get(nm, envir = e)), envir = ne)
+    }
+    ne
+  }
+  relink <- function(v) {
+    if (is.function(v) && !is.primitive(v)) {
+      environment(v) <- copy_env(environment(v))
+    } else if (is.environment(v)) {
+      v <- copy_env(v)
+    } else if (is.list(v) && length(v) > 0L) {
+      v[] <- lapply(v, relink)
+    }
+    v
+  }
+  relink(x)
+}
+
+# Families with theta parameters estimated alongside the smoothing
+# parameters (nb(), tw(), scat(), ocat(), betar(), ziP()...).
+n_theta <- function(family) {
+  if (!inherits(family, "extended.family") || inherits(family, "general.family")) {
+    return(0L)
+  }
+  n <- family$n.theta
+  if (is.numeric(n) && length(n) == 1L && is.finite(n) && n > 0) as.integer(n) else 0L
+}
+
+# Start theta at `theta`. gam() starts from the family's getTheta(), unless
+# the family's preinitialize() sets a start from the data (ocat(), scat()):
+# that start is dropped, the rest of what it does kept.
+seed_theta <- function(family, theta) {
+  family$putTheta(theta)
+  pre <- family$preinitialize
+  if (is.function(pre)) {
+    family$preinitialize <- function(y, family) {
+      out <- pre(y, family)
+      if (is.list(out)) out$Theta <- NULL
+      out
+    }
+    attr(family, "ws_preinitialize") <- pre
+  }
+  family
+}
+
+# The fit's family as gam() would have left it.
+unseed_family <- function(fit, seeded) {
+  pre <- attr(seeded, "ws_preinitialize")
+  if (!is.null(pre) && inherits(fit, "gam") && !is.null(fit$family)) {
+    fit$family$preinitialize <- pre
+    attr(fit$family, "ws_preinitialize") <- NULL
+  }
+  fit
+}
+
+# ---- seeds ---------------------------------------------------------------
+
+# What the next related fit starts from: smoothing parameters, the scale
+# mgcv itself restarts from (reml.scale, as bam.update() does), theta.
+make_seed <- function(fit) {
+  if (!inherits(fit, "gam") || !is.numeric(fit$sp)) return(NULL)
+  scale <- fit$reml.scale
+  if (!is_positive(scale)) scale <- fit$sig2
+  if (!is_positive(scale)) scale <- 1
+  theta <- if (n_theta(fit$family) > 0L) {
+    tryCatch(as.numeric(fit$family$getTheta()), error = function(e) NULL)
+  }
+  list(sp = fit$sp, scale = as.numeric(scale), theta = theta,
+       coefficients = fit$coefficients, observations = distinct_rows(fit$model))
+}
+
+distinct_rows <- function(mf) {
+  if (!is.data.frame(mf) || nrow(mf) == 0L) return(NULL)
+  tryCatch(sum(!duplicated(mf)), error = function(e) NULL)
+}
+
+is_positive <- function(x) {
+  is.numeric(x) && length(x) == 1L && is.finite(x) && x > 0
+}
+
+is_seed <- function(x) {
+  is.list(x) && is.numeric(x$sp) && is.numeric(x$scale)
+}
+
+# The in.out list for a seed that fits the model: one positive smoothing
+# parameter for each of the model's (and the same names, when both have
+# them), a positive scale. NULL otherwise. `sp_names` NULL: not known.
+seed_in_out <- function(seed, n_sp = NULL, sp_names = NULL) {
+  if (!is_seed(seed)) return(NULL)
+  sp <- seed$sp
+  if (is.null(n_sp)) n_sp <- length(sp)
+  ok <- length(sp) == n_sp && n_sp > 0L && all(is.finite(log(sp))) &&
+    is_positive(seed$scale)
+  if (ok && !is.null(sp_names) && !is.null(names(sp))) {
+    ok <- identical(unname(sp_names), names(sp))
+  }
+  if (!ok) return(NULL)
+  list(sp = unname(sp), scale = seed$scale)
+}
+
+seed_theta_value <- function(seed, family) {
+  n <- n_theta(family)
+  th <- seed$theta
+  if (n > 0L && is.numeric(th) && length(th) == n && all(is.finite(th))) th
+}
+
+# ---- fitting -------------------------------------------------------------
+
+# Does gam() run its outer optimizer (the one in.out starts) for this
+# model? Not for a Gaussian identity model by GCV/UBRE (magic() or the
+# performance iteration, both ignore in.out).
+uses_outer <- function(G, args) {
+  if (inherits(G$family, "extended.family")) return(TRUE)
+  method <- if (is.null(args$method)) "GCV.Cp" else args$method[1L]
+  optimizer <- if (is.null(args$optimizer)) "outer" else args$optimizer[1L]
+  method %in% c("REML", "P-REML", "ML", "P-ML", "NCV", "QNCV", "GACV.Cp") ||
+    !is.null(args$nei) || (!isTRUE(G$am) && optimizer != "perf")
+}
+
+# bam() has in.out from mgcv 1.9-0 on; it starts fREML's search.
+bam_warmable <- function(inputs) {
+  method <- if (is.null(inputs$args$method)) "fREML" else inputs$args$method[1L]
+  "in.out" %in% names(formals(inputs$fitter)) && method == "fREML"
+}
+
+# A fit and how it was made: list(fit, mode, iterations, seed). `seed` is
+# the stored seed or NULL; `warn` says why a warm start was given up.
+fit_model <- function(inputs, seed_lookup) {
+  switch(inputs$flavour,
+    gam = if (isTRUE(inputs$args$discrete)) fit_other(inputs, seed_lookup)
+          else fit_gam(inputs, seed_lookup),
+    bam = fit_bam(inputs, seed_lookup),
+    fit_other(inputs, seed_lookup))
+}
+
+fit_gam <- function(inputs, seed_lookup) {
+  # Set the model up once (basis construction is a third of a cold REML fit
+  # at n = 10,000) and hand it to every fit below.
+  G <- call_fitter(inputs, clone_family(inputs$args$family), list(fit = FALSE))
+  family <- G$family
+  run <- function(in_out = NULL, theta = NULL) {
+    G1 <- G
+    G1$family <- clone_family(family)
+    if (!is.null(theta)) G1$family <- seed_theta(G1$family, theta)
+    extra <- list(G = G1)
+    if (!is.null(in_out)) extra$in.out <- in_out
+    fit <- call_fitter(inputs, NULL, extra, drop = setup_args)
+    unseed_family(fit, G1$family)
+  }
+  cold <- function() {
+    fit <- run()
+    list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
+  }
+  if (length(G$sp) == 0L || !uses_outer(G, inputs$args)) return(cold())
+  seed <- seed_lookup()
+  in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
+  if (is.null(in_out)) return(cold())
+  theta <- seed_theta_value(seed, family)
+  warm <- tryCatch(run(in_out, theta), error = function(e) e)
+  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
+    convergence_problem(warm)
+  if (!is.null(problem)) {
+    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
+                           "failed (%s); refitted cold"), problem),
+            call. = FALSE)
+    return(cold())
+  }
+  iterations <- outer_iterations(warm)
+  if (warm$optimizer[1L] %in% c("magic", "perf")) {
+    return(list(fit = warm, mode = "cold", iterations = iterations))
+  }
+  escaped <- escape_flat(warm, G, in_out, run)
+  list(fit = escaped$fit, mode = "warm",
+       iterations = sum(iterations, escaped$iterations))
+}
+
+# Flat regions. A seed can put a smoothing parameter far above where
+# this data wants it: the smooth is penalized into its null space, and the
+# REML score there is flat in that parameter (it tends to a constant as the
+# parameter grows), so the optimizer reports convergence where it started.
+# Far out, score - limit ~ c * exp(-rho): the gradient is -c exp(-rho) and
+# the curvature +c exp(-rho). c > 0 (gradient < 0, curvature > 0): the score
+# falls towards the null space, the smooth belongs there, keep the seed
+# (the common case on real data). c < 0 (gradient > 0, curvature < 0): the
+# score falls towards smaller values, there is a lower optimum below, and
+# the fit stopped only because the slope is tiny. Those coordinates, and
+# only those, restart from mgcv's own initial guess, the others from where
+# the warm fit ended; the better of the two fits is kept.
+escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
+  best <- warm
+  iterations <- 0
+  guess <- NULL
+  for (round in seq_len(rounds)) {
+    flat <- flat_coordinates(best, G, in_out)
+    if (length(flat) == 0L) break
+    if (is.null(guess)) guess <- initial_guess(G)
+    if (is.null(guess)) break
+    # Out where mgcv itself never starts (it keeps its starts within e^5
+    # of this guess).
+    flat <- flat[log(best$sp[flat]) > log(guess[flat]) + 5]
+    if (length(flat) == 0L) break
+    sp <- unname(best$sp)
+    sp[flat] <- guess[flat]
+    seed <- make_seed(best)
+    restart <- tryCatch(
+      run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, best$family)),
+      error = function(e) NULL)
+    if (is.null(restart) || !is.null(convergence_problem(restart))) break
+    it <- outer_iterations(restart)
+    iterations <- iterations + if (is.null(it)) 0 else it
+    if (!(as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre))) break
+    best <- restart
+  }
+  list(fit = best, iterations = iterations)
+}
+
+# The smoothing parameters (indices) where the warm fit ended on a slope
+# down towards smaller values that is too shallow for the optimizer to
+# follow: gradient > 0 and curvature < 0, both beyond rounding.
+flat_coordinates <- function(fit, G, in_out) {
+  info <- fit$outer.info
+  g <- info$grad
+  h <- info$hess
+  n_sp <- length(in_out$sp)
+  nth <- n_theta(fit$family)
+  if (!is.numeric(g) || !is.matrix(h) || length(g) < nth + n_sp ||
+      nrow(h) != length(g) || !is.null(G$L) || length(fit$sp) != n_sp) {
+    return(integer())
+  }
+  idx <- nth + seq_len(n_sp)
+  g <- as.numeric(g)[idx]
+  h <- diag(h)[idx]
+  tol <- 1e-10 * (abs(as.numeric(fit$gcv.ubre)) + 1)
+  # In the tail the curvature is minus the gradient; anything else is not
+  # this shape (or is rounding).
+  which(g > tol & h < -tol & abs(h + g) <= 0.2 * g)
+}
+
+# mgcv's own start for the smoothing parameters (initial.sp() on the
+# weighted model matrix), or NULL.
+initial_guess <- function(G) {
+  if (length(G$S) != length(G$sp) || length(G$S) == 0L) return(NULL)
+  w <- if (is.null(G$w)) 1 else sqrt(G$w)
+  guess <- tryCatch(mgcv::initial.sp(w * G$X, G$S, G$off),
+                    error = function(e) NULL)
+  if (length(guess) != length(G$sp) || any(!is.finite(log(guess)))) return(NULL)
+  guess
+}
+
+fit_bam <- function(inputs, seed_lookup) {
+  family <- inputs$args$family
+  cold <- function() {
+    fit <- call_fitter(inputs, clone_family(family))
+    list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
+  }
+  if (!bam_warmable(inputs)) return(cold())
+  seed <- seed_lookup()
+  if (!is_seed(seed)) return(cold())
+  G <- call_fitter(inputs, clone_family(family), list(fit = FALSE))
+  in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
+  if (is.null(in_out)) return(cold())
+  run <- function(in_out, theta = NULL) {
+    call_fitter(inputs, NULL, list(G = G, in.out = in_out), drop = setup_args)
+  }
+  warm <- tryCatch(run(in_out), error = function(e) e)
+  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
+    convergence_problem(warm)
+  if (!is.null(problem)) {
+    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
+                           "failed (%s); refitted cold"), problem),
+            call. = FALSE)
+    return(cold())
+  }
+  escaped <- escape_flat(warm, G, in_out, run)
+  list(fit = escaped$fit, mode = "warm",
+       iterations = sum(outer_iterations(warm), escaped$iterations))
+}
+
+# Fitters ws_gam() does not know (and gamm()): memoized; seeded through
+# in.out when they take it and return a gam fit from an outer optimizer.
+fit_other <- function(inputs, seed_lookup) {
+  family <- inputs$args$family
+  cold <- function() {
+    fit <- call_fitter(inputs, clone_family(family))
+    list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
+  }
+  if (inputs$flavour == "gamm" || !("in.out" %in% names(formals(inputs$fitter)))) {
+    return(cold())
+  }
+  in_out <- seed_in_out(seed_lookup())
+  if (is.null(in_out)) return(cold())
+  warm <- tryCatch(call_fitter(inputs, clone_family(family),
+                               list(in.out = in_out)),
+                   error = function(e) e)
+  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
+    convergence_problem(warm)
+  if (!is.null(problem)) {
+    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
+                           "failed (%s); refitted cold"), problem),
+            call. = FALSE)
+    return(cold())
+  }
+  outer <- is.list(warm$outer.info) &&
+    !(isTRUE(warm$optimizer[1L] %in% c("magic", "perf")))
+  list(fit = warm, mode = if (outer) "warm" else "cold",
+       iterations = outer_iterations(warm))
+}
+
+# NULL when the outer optimisation converged fully (or reports nothing).
+convergence_problem <- function(fit) {
+  if (!inherits(fit, "gam")) return("the fitter did not return a gam object")
+  conv <- fit$outer.info$conv
+  if (is.null(conv) || !is.character(conv) || identical(conv, "full convergence")) {
+    return(NULL)
+  }
+  conv
+}
+
+outer_iterations <- function(fit) {
+  if (!is.list(fit) || !is.list(fit$outer.info)) return(NULL)
+  it <- fit$outer.info$iter
+  if (is.null(it)) it <- fit$outer.info$niter
+  if (is.numeric(it) && length(it) == 1L && is.finite(it) && it >= 0) it else NULL
+}
