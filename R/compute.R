@@ -19,7 +19,9 @@ compute_once <- function(store, key, compute, timeout,
                          keep = function(value) TRUE,
                          save = function(value) save_final(store, key, value)) {
   stored <- function() {
-    e <- ws_lookup(store, key)
+    # Verified bytes this R cannot decode are as good as none: compute,
+    # and the new entry (newer, no worse) is the one found next time.
+    e <- tryCatch(ws_lookup(store, key), ws_decode_error = function(e) NULL)
     if (!is.null(e) && identical(e$kind, "final") && keep(e$payload)) e else NULL
   }
   e <- stored()

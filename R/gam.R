@@ -7,7 +7,7 @@
 # data seeds the smoothing-parameter search (R/gam_fit.R).
 
 ws_gam <- function(formula, data, ..., store = ws_open(),
-                   fitter = mgcv::gam) {
+                   fitter = mgcv::gam, timeout = 600) {
   if (!requireNamespace("mgcv", quietly = TRUE)) {
     stop(ws_condition("ws_error", paste0("ws_gam() needs the mgcv package: ",
                                          "install.packages(\"mgcv\")")))
@@ -25,6 +25,7 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
                     "variable of the formula"), "data", call)
   }
   check_store(store, call)
+  check_nonneg(timeout, "timeout", call)
   if (!is.function(fitter)) {
     stop_arg(sprintf("`fitter` must be a function such as mgcv::gam or mgcv::bam, not %s",
                      describe(fitter)), "fitter", call)
@@ -61,7 +62,7 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
   digests <- input_digests(inputs, call)
   result <- memoized_fit(store, exact_key(digests), function() {
     fit_and_seed(inputs, digests, store, call)
-  })
+  }, timeout)
   fit <- result$fit
   attr(fit, "warmstart") <- result$mode
   attr(fit, "warmstart_iterations") <- result$iterations
@@ -69,20 +70,26 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
 }
 
 # Exact key -> lookup -> fit -> save: a hit is returned as stored; a miss
-# is fitted by fit_fn() and saved under the key. This is the one step that
-# makes a new fit, and the one to wrap when processes must not fit the
-# same key twice.
-memoized_fit <- function(store, key, fit_fn) {
-  hit <- ws_lookup(store, key)
-  if (!is.null(hit) && identical(hit$kind, "final") && !is.null(hit$payload)) {
-    return(list(fit = hit$payload, mode = "hit", iterations = 0))
-  }
-  fitted <- fit_fn()
-  objective <- if (inherits(fitted$fit, "gam")) as.numeric(fitted$fit$gcv.ubre)
-  if (length(objective) != 1L || !is.finite(objective)) objective <- NULL
-  save_quietly(store, key, without_environments(fitted$fit),
-               objective = objective, iteration = fitted$iterations)
-  fitted
+# is fitted by fit_fn() and saved under the key. Single flight (R/compute.R):
+# of several processes that miss one key at once, one fits and the others
+# wait for its entry and return it as a hit.
+memoized_fit <- function(store, key, fit_fn, timeout = 600) {
+  fitted <- NULL
+  got <- compute_once(
+    store, key, timeout = timeout,
+    compute = function() {
+      fitted <<- fit_fn()
+      without_environments(fitted$fit)
+    },
+    keep = function(value) !is.null(value),
+    save = function(value) {
+      objective <- if (inherits(value, "gam")) as.numeric(value$gcv.ubre)
+      if (length(objective) != 1L || !is.finite(objective)) objective <- NULL
+      save_quietly(store, key, value, objective = objective,
+                   iteration = fitted$iterations)
+    })
+  if (got$how == "computed") return(fitted)
+  list(fit = got$value, mode = "hit", iterations = 0)
 }
 
 # Fits (warm from the latest seed of this model's structure when the

@@ -152,6 +152,28 @@ test_that("workers under mclapply share one store", {
   expect_identical(unlist(again), rep("hit", 4))
 })
 
+test_that("workers that miss one fit at once fit it once, and all return it", {
+  skip_if_no_fork()
+  t <- gam_store()
+  d <- gam_data(n = 2000)
+  started <- Sys.time()
+  res <- parallel::mclapply(1:4, function(i) {
+    fit <- ws_gam(gam_formula, d, method = "REML", store = ws_open(t$root))
+    list(mode = attr(fit, "warmstart"), coef = coef(fit))
+  }, mc.cores = test_cores(4))
+  elapsed <- as.numeric(Sys.time() - started, units = "secs")
+  modes <- vapply(res, `[[`, "", "mode")
+  expect_identical(sum(modes == "hit"), 3L)
+  expect_identical(sum(modes %in% c("cold", "warm")), 1L)
+  for (r in res) expect_identical(r$coef, res[[1]]$coef)
+  # One fit's entry, one seed's.
+  expect_identical(nrow(ws_list(t$store)), 2L)
+  record_figure("ws_gam single flight: 4 workers, fits, hits, seconds",
+                c(sum(modes != "hit"), sum(modes == "hit"), round(elapsed, 1)))
+  expect_error(ws_gam(gam_formula, d, store = t$store, timeout = -1),
+               class = "ws_bad_argument")
+})
+
 test_that("ws_gam() checks its arguments", {
   t <- gam_store()
   d <- gam_data(n = 200)
