@@ -44,17 +44,8 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
     stop_arg(sprintf("`kind` must be \"checkpoint\" or \"final\", not %s",
                      describe(kind)), "kind", sys.call())
   }
-  if (!is.null(run_id)) {
-    check_string(run_id, "run_id")
-    # Shape here, lengths (1-16 and 1-32 digits) in C: bounded repeats
-    # make R's regex slow to compile on every call.
-    if (!grepl("^r[0-9a-f]+-[0-9a-f]+$", run_id) ||
-        !.Call(C_ws_valid_run_id, run_id)) {
-      stop_arg(sprintf(paste0("`run_id` must be a run id returned by ",
-                              "ws_save(), not \"%s\""),
-                       substr(run_id, 1L, 80L)), "run_id", sys.call())
-    }
-  }
+  # Checked in C, the one place that knows what a run id may be.
+  if (!is.null(run_id)) .Call(C_ws_check_run_id, run_id)
   invisible(save_entry(store, key, payload, objective, iteration, kind,
                        run_id))
 }

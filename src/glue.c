@@ -44,6 +44,17 @@ static const char *key_arg(SEXP x) {
   return key;
 }
 
+/* A run id, checked here and nowhere else (the R wrappers defer to it). */
+static const char *run_id_arg(SEXP x) {
+  string_arg(x, "run_id");
+  const char *rid = Rf_translateCharUTF8(STRING_ELT(x, 0));
+  if (!ws_valid_run_id(rid))
+    ws_raise_arg("run_id", "`run_id` must be 1 to %d bytes of printable "
+                 "characters without '/' or '.' (as ws_save() returns, e.g. "
+                 "\"r1a2b-17f0c3d2e4a5b6c7\"), not \"%.80s\"", WS_RUNID_MAX, rid);
+  return rid;
+}
+
 /* A named list of numbers (counters, sizes) for the R side. */
 static SEXP named_numbers(const char **names, const double *values) {
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
@@ -172,12 +183,7 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   const char *rid = NULL;
-  if (run_id != R_NilValue) {
-    rid = string_arg(run_id, "run_id");
-    if (!ws_valid_run_id(rid))
-      ws_raise_arg("run_id", "`run_id` must be a run id returned by ws_save(), "
-                   "such as \"r1a2b-17f0c3d2e4a5b6c7\", not \"%.80s\"", rid);
-  }
+  if (run_id != R_NilValue) rid = run_id_arg(run_id);
   if (TYPEOF(payload) != RAWSXP)
     ws_raise_arg("payload", "`payload` must be a raw vector here");
   ws_meta m;
@@ -369,7 +375,7 @@ static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
   SET_STRING_ELT(tcls, 0, Rf_mkChar("POSIXct"));
   SET_STRING_ELT(tcls, 1, Rf_mkChar("POSIXt"));
   Rf_setAttrib(written, R_ClassSymbol, tcls);
-  SET_VECTOR_ELT(e, 5, Rf_mkString(f->run_id));
+  SET_VECTOR_ELT(e, 5, Rf_ScalarString(Rf_mkCharCE(f->run_id, CE_UTF8)));
   SET_VECTOR_ELT(e, 6, Rf_ScalarReal((double)m->payload_bytes));
   SET_VECTOR_ELT(e, 7, Rf_mkString(key));
   Rf_setAttrib(e, R_ClassSymbol, Rf_mkString("ws_entry"));
@@ -503,7 +509,7 @@ static SEXP list_columns(void *data) {
     const ws_listed *it = &c->items[i];
     const ws_meta *meta = &it->meta;
     SET_STRING_ELT(col_key, i, Rf_mkChar(it->key));
-    SET_STRING_ELT(col_run, i, Rf_mkChar(it->run_id));
+    SET_STRING_ELT(col_run, i, Rf_mkCharCE(it->run_id, CE_UTF8));
     SET_STRING_ELT(col_kind, i, Rf_mkChar(meta->kind == WS_KIND_FINAL
                                                ? "final" : "checkpoint"));
     REAL(col_obj)[i] = meta->has_objective ? meta->objective : NA_REAL;
@@ -536,8 +542,7 @@ SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
   const char *k = key_arg(key);
   const char *keep = NULL;
   if (keep_run_id != R_NilValue) {
-    keep = string_arg(keep_run_id, "run_id");
-    if (!ws_valid_run_id(keep)) ws_raise_arg("run_id", "`run_id` is not a run id");
+    keep = run_id_arg(keep_run_id);
   }
   uint64_t removed = 0;
   ws_error err;
@@ -620,10 +625,9 @@ SEXP C_ws_cache_clear(void) {
   return R_NilValue;
 }
 
-SEXP C_ws_valid_run_id(SEXP run_id) {
-  return Rf_ScalarLogical(TYPEOF(run_id) == STRSXP && XLENGTH(run_id) == 1 &&
-                          STRING_ELT(run_id, 0) != NA_STRING &&
-                          ws_valid_run_id(CHAR(STRING_ELT(run_id, 0))));
+SEXP C_ws_check_run_id(SEXP run_id) {
+  run_id_arg(run_id);
+  return R_NilValue;
 }
 
 SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }

@@ -18,8 +18,10 @@
 #define WS_ERRPATH_MAX 4096
 #define WS_KEY_MIN 32
 #define WS_KEY_MAX 128
-/* "r" + up to 16 hex digits of pid + "-" + up to 32 hex digits of nanos. */
-#define WS_RUNID_MAX 51
+/* Longest run id, in bytes: ours are "r<pid hex>-<nanos hex>" (at most
+ * 51), the gam crate's "ckpt-r<pid hex>-<nanos hex>"; a name this long
+ * still leaves room for the longest temp suffix within NAME_MAX. */
+#define WS_RUNID_MAX 128
 #define WS_CHECKSUM_HEX 64
 /* Longest entry label, in bytes. */
 #define WS_LABEL_MAX 1024
