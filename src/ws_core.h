@@ -25,6 +25,8 @@
 #define WS_CHECKSUM_HEX 64
 /* Longest entry label, in bytes. */
 #define WS_LABEL_MAX 1024
+/* Longest meta `producer` kept (the gam crate's are 64 hex digits). */
+#define WS_PRODUCER_MAX 255
 
 /* What went wrong, in a form the glue turns into a classed R condition:
  * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
@@ -52,9 +54,15 @@ void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
     WS_PRINTF(3, 4);
 
 typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
-/* How the payload bytes are to be read back. Entries written by the Rust
- * store carry no format field and are raw bytes. */
-typedef enum { WS_FORMAT_RAW = 0, WS_FORMAT_RSERIALIZED = 1 } ws_format;
+/* How the payload bytes are to be read back, as the meta says. Entries
+ * written by the Rust store, and ours once a newer Rust store's lookup has
+ * rewritten the meta with only its own fields, carry no format field:
+ * UNSTATED, and the payload's own header decides (payload.c). */
+typedef enum {
+  WS_FORMAT_RAW = 0,
+  WS_FORMAT_RSERIALIZED = 1,
+  WS_FORMAT_UNSTATED = 2
+} ws_format;
 typedef enum { WS_MODE_BEST = 0, WS_MODE_LATEST = 1 } ws_mode;
 
 typedef struct ws_meta {
@@ -69,6 +77,12 @@ typedef struct ws_meta {
   char checksum_hex[WS_CHECKSUM_HEX + 1];
   uint64_t payload_bytes;
   ws_format format;
+  /* Fields of the gam crate's stores after 0.3.122 (all optional). */
+  int has_producer;
+  char producer[WS_PRODUCER_MAX + 1]; /* "" when absent or too long */
+  int accessed;
+  uint64_t accessed_secs;
+  uint32_t accessed_nanos;
 } ws_meta;
 
 /* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
@@ -89,8 +103,14 @@ int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes);
 /* The shortest text that reads back as v, with '.' whatever the locale. */
 int ws_format_double(double v, char *buf, size_t cap);
 /* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory.
- * label (may be NULL) is written as an extra "label" field. */
+ * label (may be NULL) is written as an extra "label" field, m->producer
+ * (when has_producer) as "producer". */
 char *ws_meta_to_json(const ws_meta *m, const char *label);
+/* The meta text with an access recorded (accessed true, the stamp given),
+ * every other member kept as it was, unknown ones included, and our digest
+ * made afresh. malloc'd; NULL when out of memory or not an object. */
+char *ws_meta_touched(const char *text, size_t len, uint64_t secs,
+                      uint32_t nanos);
 /* 1 with the meta's "label" copied into buf when it has one shorter than
  * cap, else 0. */
 int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
@@ -98,6 +118,8 @@ int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
  * schema_version other than 1 still parses (the caller cleans it up). */
 int ws_meta_parse(const char *text, size_t len, ws_meta *out);
 uint64_t ws_meta_written_ns(const ws_meta *m);
+/* The last access recorded in the meta (0 when none). */
+uint64_t ws_meta_accessed_ns(const ws_meta *m);
 
 /* ---- names.c: keys, run ids, temp file names, the host token ---- */
 int ws_valid_key(const char *s);
