@@ -201,11 +201,23 @@ void ws_fresh_run_id(uint64_t now_ns, char out[WS_RUNID_MAX + 1]);
 uint64_t ws_unique_ns(uint64_t now_ns);
 
 /* ---- store.c ---- */
+/* Which gam store's rules a handle follows (semantics.c):
+ * 0.3.122: best = lowest objective (a Final wins a tie); TTL from the
+ *   write; over budget, oldest write first.
+ * ACCESS, the gam crate's later stores: best = any Final over any
+ *   Checkpoint (newest Final first), a Final whose producer is not ours
+ *   read as a Checkpoint; TTL from the later of write and last recorded
+ *   access; over budget, never-accessed entries first, then oldest write;
+ *   lookups record an access in the meta (ws_store_record_access). */
+typedef enum { WS_SEMANTICS_0_3_122 = 0, WS_SEMANTICS_ACCESS = 1 } ws_semantics;
+
 typedef struct ws_options {
   uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
   uint64_t ttl_ns;      /* 0 means never expires */
   int durable;          /* fsync files and directories */
   int memory_cache;     /* use the process-wide lookup cache */
+  ws_semantics semantics;
+  char producer[WS_PRODUCER_MAX + 1]; /* written into every meta; "" none */
 } ws_options;
 
 /* Fault injection, for the tests that simulate a crash or a full disk at an
@@ -279,6 +291,12 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
                     ws_error *err);
+/* Record an access in the entry a lookup returned (found, as filled by
+ * ws_store_lookup): its meta rewritten by temp + rename with the access
+ * stamp, every other field kept (access.c). Best effort: nothing is done
+ * on a read-only store, or when a writer is replacing the entry. 1 when
+ * recorded, 0 when not. */
+int ws_store_record_access(ws_store *s, const char *key, const ws_found *found);
 /* Remember the value the glue built from a cold lookup. release is called
  * when the cache lets go of it (the core never inspects the value). */
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
@@ -286,6 +304,28 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
                         void (*release)(void *));
 /* Remove one entry whose verified bytes the glue could not decode. */
 void ws_store_discard(ws_store *s, const char *key, const char *run_id);
+
+/* ---- semantics.c: the rules that differ between gam store versions ---- */
+/* Whether the meta was written by warmstart: its producer says so, or (a
+ * version before producers) it carries our payload_format field. */
+int ws_meta_is_ours(const ws_meta *m);
+/* The kind as this handle reads it: under ACCESS a Final that is not ours
+ * is a Checkpoint (the gam crate's rule: a Final certifies a fit only to
+ * the code that produced it). */
+ws_kind ws_kind_as_read(const ws_store *s, const ws_meta *m);
+/* When the entry was last active: its write, or under ACCESS the later of
+ * its write and its last recorded access. TTL counts from here. */
+uint64_t ws_activity_ns(const ws_store *s, const ws_meta *m);
+/* Whether c ranks before d for this handle and lookup mode. */
+int ws_better(const ws_store *s, ws_mode mode, const ws_meta *c,
+              const ws_meta *d);
+
+/* ---- payload.c ---- */
+/* Whether bytes begin with the header serialize(version = 3, xdr = FALSE)
+ * writes on this host: what a payload saved without a stated format must
+ * show to be read as an R value (ws_save() stores a raw vector that would
+ * pass as an R value, so nothing it saves as raw ever does). */
+int ws_is_r_serialization(const unsigned char *p, size_t n);
 int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
