@@ -120,7 +120,9 @@ format.ws_entry <- function(x, ...) {
             format(x$objective, digits = 10), format(x$iteration)),
     sprintf("  payload:   %s (%s on disk)", payload, format_bytes(x$bytes)),
     sprintf("  run id:    %s", x$run_id),
-    sprintf("  key:       %s", x$key))
+    sprintf("  key:       %s", x$key),
+    if (!is.null(x$producer) && !is.na(x$producer))
+      sprintf("  producer:  %s", x$producer))
 }
 
 print.ws_entry <- function(x, ...) {
