@@ -639,7 +639,9 @@ static int read_fields(const member *const *f, ws_meta *out) {
     if (get_string(f[F_FORMAT], fmt, sizeof fmt) != 0) return -1;
     if (strcmp(fmt, "R-serialized") == 0)
       out->format = WS_FORMAT_RSERIALIZED;
-    else if (strcmp(fmt, "raw") != 0)
+    else if (strcmp(fmt, "raw") == 0)
+      out->format = WS_FORMAT_RAW;
+    else
       return -1; /* a format we cannot decode is not data to hand out */
   }
   return 0;
