@@ -37,3 +37,7 @@ ws_sweep_state <- function(store) {
 # This process's host token, as its temp file names carry it: processes with
 # the same token judge each other's liveness by pid (src/names.c).
 ws_host_token <- function() .Call(C_ws_host_token)
+
+# Whether a payload without a stated format would be read as an R value
+# (src/payload.c).
+ws_is_r_serialization <- function(bytes) .Call(C_ws_is_r_serialization, bytes)
