@@ -58,6 +58,11 @@ static int touch_pinned(ws_store *s, int dirfd, const char *run_id,
   }
   free(text);
   if (touched == NULL) return 0;
+  /* Grown past what a reader takes, it would read as damaged: leave it. */
+  if (strlen(touched) > WS_META_MAX_BYTES) {
+    free(touched);
+    return 0;
+  }
   int n = snprintf(tmp, sizeof tmp, "%s.json.tmp.%ld.%" PRIu64 ".0.%s", run_id,
                    (long)getpid(), ws_unique_ns(ws_real_now_ns()), ws_host_token());
   int done = 0;

@@ -755,15 +755,19 @@ char *ws_meta_touched(const char *text, size_t len, uint64_t secs,
   if (scan_document(&j) != 0 || j.top_kind != V_OBJECT) return NULL;
   text_buf b = {NULL, 0, 0};
   int bad = buf_add(&b, "{", 1);
+  size_t kept = 0;
   for (size_t i = 0; i < j.ntop && !bad; i++) {
     const member *m = &j.top[i];
     int skip = 0;
     for (size_t k = 0; k < sizeof replaced / sizeof replaced[0]; k++)
       skip |= string_is(m->key, m->key_len, m->key_ok, field_names[replaced[k]]);
     if (skip) continue;
+    kept++;
     bad |= buf_add(&b, m->key, m->key_len) || buf_add(&b, ":", 1) ||
            buf_add(&b, m->val, m->len) || buf_add(&b, ",", 1);
   }
+  /* The result must read back: no more members than a meta may have. */
+  bad |= kept + sizeof replaced / sizeof replaced[0] > MAX_MEMBERS;
   char stamp[96];
   int n = snprintf(stamp, sizeof stamp,
                    "\"accessed\":true,\"accessed_unix_secs\":%" PRIu64

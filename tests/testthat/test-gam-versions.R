@@ -326,6 +326,30 @@ test_that("a lookup under the access semantics records the access, keeping every
   expect_identical(read_meta_text(dir, ckpt_id), before)
 })
 
+test_that("an access is not recorded where the meta would grow past what is read", {
+  t <- temp_store(semantics = "access")
+  p <- charToRaw("x")
+  # 64 members, the most a meta may have (the digest would be a 65th);
+  # 65,530 bytes, just under the 64 KiB a meta may take (the stamp and the
+  # digest would pass it).
+  many <- as.list(rep("1", 52))
+  names(many) <- sprintf("zz%02d", seq_along(many))
+  short <- gam_meta("producer", p, extra = list(zz = '""'))
+  filler <- strrep("a", 65530 - nchar(short))
+  cases <- list(members = gam_meta("producer", p, extra = many),
+                bytes = gam_meta("producer", p,
+                                 extra = list(zz = sprintf('"%s"', filler))))
+  expect_identical(nchar(cases$bytes), 65530L)
+  for (case in names(cases)) {
+    key <- key_for(paste("no room for an access", case))
+    dir <- write_gam_entry(t$root, key, ckpt_id, p, cases[[case]])
+    before <- read_meta_text(dir, ckpt_id)
+    expect_identical(ws_lookup(t$store, key)$payload, p, label = case)
+    expect_identical(read_meta_text(dir, ckpt_id), before, label = case)
+    expect_identical(ws_lookup(t$store, key)$payload, p, label = case)
+  }
+})
+
 test_that("on a read-only store a lookup records no access and still works", {
   skip_on_cran()
   skip_on_os(c("windows", "mac", "solaris"))
