@@ -10,6 +10,7 @@ entries_frame <- function(cols) {
   df <- data.frame(key = cols$key, run_id = cols$run_id, kind = cols$kind,
                    objective = cols$objective, iteration = cols$iteration,
                    written = cols$written, bytes = cols$bytes,
+                   producer = cols$producer, accessed = cols$accessed,
                    stringsAsFactors = FALSE)
   df <- df[order(df$written, df$key, df$run_id), , drop = FALSE]
   rownames(df) <- NULL
@@ -28,7 +29,8 @@ ws_info <- function(store) {
     size_budget = opts$size_budget,
     ttl = opts$ttl,
     durable = opts$durable,
-    memory_cache = opts$memory_cache
+    memory_cache = opts$memory_cache,
+    semantics = opts$semantics
   ), class = "ws_info")
 }
 
@@ -85,5 +87,6 @@ format_store <- function(info) {
     sprintf("  ttl:          %s", if (info$ttl == 0) "never expires" else
       format_seconds(info$ttl)),
     sprintf("  durable:      %s   memory cache: %s", info$durable,
-            info$memory_cache))
+            info$memory_cache),
+    sprintf("  semantics:    %s", info$semantics))
 }

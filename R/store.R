@@ -1,11 +1,18 @@
 ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
-                    durable = TRUE, memory_cache = TRUE) {
+                    durable = TRUE, memory_cache = TRUE,
+                    semantics = c("0.3.122", "access")) {
   if (is.null(root)) root <- default_root()
   check_string(root, "root")
   check_nonneg(size_budget, "size_budget")
   check_nonneg(ttl, "ttl")
   check_flag(durable, "durable")
   check_flag(memory_cache, "memory_cache")
+  if (identical(semantics, c("0.3.122", "access"))) semantics <- "0.3.122"
+  if (!is.character(semantics) || length(semantics) != 1L || is.na(semantics) ||
+      !semantics %in% c("0.3.122", "access")) {
+    stop_arg(sprintf("`semantics` must be \"0.3.122\" or \"access\", not %s",
+                     describe(semantics)), "semantics", sys.call())
+  }
   root <- path.expand(root)
   if (file.exists(root) && !dir.exists(root)) {
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
@@ -17,7 +24,13 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
-        memory_cache)
+        memory_cache, semantics, producer())
+}
+
+# What every meta we write names as its producer (the newer Rust stores'
+# field): "warmstart <version>".
+producer <- function() {
+  paste("warmstart", getNamespaceVersion("warmstart")[[1L]])
 }
 
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
@@ -44,17 +57,8 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
     stop_arg(sprintf("`kind` must be \"checkpoint\" or \"final\", not %s",
                      describe(kind)), "kind", sys.call())
   }
-  if (!is.null(run_id)) {
-    check_string(run_id, "run_id")
-    # Shape here, lengths (1-16 and 1-32 digits) in C: bounded repeats
-    # make R's regex slow to compile on every call.
-    if (!grepl("^r[0-9a-f]+-[0-9a-f]+$", run_id) ||
-        !.Call(C_ws_valid_run_id, run_id)) {
-      stop_arg(sprintf(paste0("`run_id` must be a run id returned by ",
-                              "ws_save(), not \"%s\""),
-                       substr(run_id, 1L, 80L)), "run_id", sys.call())
-    }
-  }
+  # Checked in C, the one place that knows what a run id may be.
+  if (!is.null(run_id)) .Call(C_ws_check_run_id, run_id)
   invisible(save_entry(store, key, payload, objective, iteration, kind,
                        run_id))
 }
@@ -62,14 +66,19 @@ ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
 # The save itself, for arguments already checked.
 save_entry <- function(store, key, payload, objective = NULL,
                        iteration = NULL, kind = "checkpoint", run_id = NULL,
-                       label = NULL) {
+                       label = NULL, refhook = NULL) {
   # A bare raw vector is stored byte for byte; anything else (including raw
-  # with attributes) is serialized and comes back as the same R object.
-  serialized <- !(is.raw(payload) && is.null(attributes(payload)))
+  # with attributes) is serialized and comes back as the same R object. So
+  # is a raw vector that begins like a serialization: a meta that has lost
+  # its payload_format (rewritten by a newer Rust store) is read by the
+  # payload's header, and raw bytes must never pass for an R value.
+  serialized <- !(is.raw(payload) && is.null(attributes(payload)) &&
+                    !.Call(C_ws_is_r_serialization, payload))
   # Native binary (xdr = FALSE): twice as fast both ways as XDR, and the
   # header it writes lets unserialize() refuse a host of the other byte
   # order rather than misread it.
-  bytes <- if (serialized) serialize(payload, NULL, version = 3L, xdr = FALSE) else payload
+  bytes <- if (serialized) serialize(payload, NULL, version = 3L, xdr = FALSE,
+                                     refhook = refhook) else payload
   .Call(C_ws_save, store, key, bytes, serialized,
         if (is.null(objective)) NULL else as.double(objective),
         if (is.null(iteration)) NULL else as.double(iteration),
@@ -78,11 +87,11 @@ save_entry <- function(store, key, payload, objective = NULL,
 
 # The lookups are the hot path: the store and key are checked in C.
 ws_lookup <- function(store, key) {
-  .Call(C_ws_lookup, store, key, FALSE)
+  .Call(C_ws_lookup, store, key, FALSE, NA)
 }
 
 ws_lookup_latest <- function(store, key) {
-  .Call(C_ws_lookup, store, key, TRUE)
+  .Call(C_ws_lookup, store, key, TRUE, NA)
 }
 
 ws_evict <- function(store, verify = FALSE) {
@@ -111,7 +120,9 @@ format.ws_entry <- function(x, ...) {
             format(x$objective, digits = 10), format(x$iteration)),
     sprintf("  payload:   %s (%s on disk)", payload, format_bytes(x$bytes)),
     sprintf("  run id:    %s", x$run_id),
-    sprintf("  key:       %s", x$key))
+    sprintf("  key:       %s", x$key),
+    if (!is.null(x$producer) && !is.na(x$producer))
+      sprintf("  producer:  %s", x$producer))
 }
 
 print.ws_entry <- function(x, ...) {

@@ -43,3 +43,7 @@ ws_sha256 <- function(x) {
   if (is.character(x)) x <- charToRaw(enc2utf8(x))
   .Call(C_ws_sha256, x)
 }
+
+# Whether a payload without a stated format would be read as an R value
+# (src/payload.c).
+ws_is_r_serialization <- function(bytes) .Call(C_ws_is_r_serialization, bytes)

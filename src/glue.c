@@ -44,6 +44,17 @@ static const char *key_arg(SEXP x) {
   return key;
 }
 
+/* A run id, checked here and nowhere else (the R wrappers defer to it). */
+static const char *run_id_arg(SEXP x) {
+  string_arg(x, "run_id");
+  const char *rid = Rf_translateCharUTF8(STRING_ELT(x, 0));
+  if (!ws_valid_run_id(rid))
+    ws_raise_arg("run_id", "`run_id` must be 1 to %d bytes of printable "
+                 "characters without '/' or '.' (as ws_save() returns, e.g. "
+                 "\"r1a2b-17f0c3d2e4a5b6c7\"), not \"%.80s\"", WS_RUNID_MAX, rid);
+  return rid;
+}
+
 /* A named list of numbers (counters, sizes) for the R side. */
 static SEXP named_numbers(const char **names, const double *values) {
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
@@ -118,8 +129,10 @@ static void store_finalizer(SEXP ptr) {
 }
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
-               SEXP memory_cache) {
+               SEXP memory_cache, SEXP semantics, SEXP producer) {
   const char *path = string_arg(root, "root");
+  const char *sem = string_arg(semantics, "semantics");
+  const char *prod = string_arg(producer, "producer");
   double b = Rf_asReal(budget), t = Rf_asReal(ttl);
   ws_options opt;
   opt.size_budget = (ISNAN(b) || b < 0) ? 0
@@ -129,6 +142,15 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
                    ? 0 : (uint64_t)llround(t * 1e9);
   opt.durable = Rf_asLogical(durable) == TRUE;
   opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
+  if (strcmp(sem, "0.3.122") == 0)
+    opt.semantics = WS_SEMANTICS_0_3_122;
+  else if (strcmp(sem, "access") == 0)
+    opt.semantics = WS_SEMANTICS_ACCESS;
+  else
+    ws_raise_arg("semantics", "`semantics` must be \"0.3.122\" or \"access\"");
+  if (strlen(prod) > WS_PRODUCER_MAX)
+    ws_raise_arg("producer", "`producer` must be at most %d bytes", WS_PRODUCER_MAX);
+  memcpy(opt.producer, prod, strlen(prod) + 1);
   /* Every R allocation first: once the core has opened the store, nothing
    * may longjmp before the finalizer owns the handle. */
   SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, R_NilValue, R_NilValue));
@@ -152,7 +174,7 @@ SEXP C_ws_store_info(SEXP store) {
   ws_store *s = store_arg(store);
   const ws_options *o = ws_store_options(s);
   const char *names[] = {"root", "size_budget", "ttl", "durable",
-                         "memory_cache", ""};
+                         "memory_cache", "semantics", "producer", ""};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_mkString(ws_store_root(s)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(o->size_budget == UINT64_MAX
@@ -160,6 +182,9 @@ SEXP C_ws_store_info(SEXP store) {
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)o->ttl_ns / 1e9));
   SET_VECTOR_ELT(out, 3, Rf_ScalarLogical(o->durable));
   SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->memory_cache));
+  SET_VECTOR_ELT(out, 5, Rf_mkString(o->semantics == WS_SEMANTICS_ACCESS
+                                         ? "access" : "0.3.122"));
+  SET_VECTOR_ELT(out, 6, Rf_mkString(o->producer));
   UNPROTECT(1);
   return out;
 }
@@ -172,12 +197,7 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   const char *rid = NULL;
-  if (run_id != R_NilValue) {
-    rid = string_arg(run_id, "run_id");
-    if (!ws_valid_run_id(rid))
-      ws_raise_arg("run_id", "`run_id` must be a run id returned by ws_save(), "
-                   "such as \"r1a2b-17f0c3d2e4a5b6c7\", not \"%.80s\"", rid);
-  }
+  if (run_id != R_NilValue) rid = run_id_arg(run_id);
   if (TYPEOF(payload) != RAWSXP)
     ws_raise_arg("payload", "`payload` must be a raw vector here");
   ws_meta m;
@@ -354,29 +374,42 @@ static SEXP encoded_value(SEXP bytes) {
 
 static int is_encoded_value(SEXP v) { return TYPEOF(v) == EXTPTRSXP; }
 
-static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
+static SEXP posixct(SEXP x);
+
+/* The meta's producer, NA when it names none. */
+static SEXP producer_of(const ws_meta *m) {
+  return m->has_producer && m->producer[0] != '\0'
+             ? Rf_mkCharCE(m->producer, CE_UTF8) : NA_STRING;
+}
+
+/* The last access recorded in the meta, in seconds; NA when none. */
+static double accessed_of(const ws_meta *m) {
+  if (m->accessed_secs == 0 && m->accessed_nanos == 0) return NA_REAL;
+  return (double)m->accessed_secs + (double)m->accessed_nanos / 1e9;
+}
+
+static SEXP make_entry(const ws_store *s, SEXP value, const ws_found *f,
+                       const char *key) {
   const char *names[] = {"payload", "objective", "iteration", "kind",
-                         "written", "run_id",    "bytes",     "key", ""};
+                         "written", "run_id",    "bytes",     "key",
+                         "producer", "accessed", ""};
   SEXP e = PROTECT(Rf_mkNamed(VECSXP, names));
   const ws_meta *m = &f->meta;
   SET_VECTOR_ELT(e, 0, value);
   SET_VECTOR_ELT(e, 1, Rf_ScalarReal(m->has_objective ? m->objective : NA_REAL));
   SET_VECTOR_ELT(e, 2, Rf_ScalarReal(m->has_iteration ? (double)m->iteration
                                                       : NA_REAL));
-  SET_VECTOR_ELT(e, 3, Rf_mkString(m->kind == WS_KIND_FINAL ? "final"
-                                                            : "checkpoint"));
-  SEXP written = Rf_ScalarReal((double)m->written_secs +
-                               (double)m->written_nanos / 1e9);
-  SET_VECTOR_ELT(e, 4, written);
-  SEXP tcls = PROTECT(Rf_allocVector(STRSXP, 2));
-  SET_STRING_ELT(tcls, 0, Rf_mkChar("POSIXct"));
-  SET_STRING_ELT(tcls, 1, Rf_mkChar("POSIXt"));
-  Rf_setAttrib(written, R_ClassSymbol, tcls);
-  SET_VECTOR_ELT(e, 5, Rf_mkString(f->run_id));
+  SET_VECTOR_ELT(e, 3, Rf_mkString(ws_kind_as_read(s, m) == WS_KIND_FINAL
+                                       ? "final" : "checkpoint"));
+  SET_VECTOR_ELT(e, 4, posixct(Rf_ScalarReal((double)m->written_secs +
+                                             (double)m->written_nanos / 1e9)));
+  SET_VECTOR_ELT(e, 5, Rf_ScalarString(Rf_mkCharCE(f->run_id, CE_UTF8)));
   SET_VECTOR_ELT(e, 6, Rf_ScalarReal((double)m->payload_bytes));
   SET_VECTOR_ELT(e, 7, Rf_mkString(key));
+  SET_VECTOR_ELT(e, 8, Rf_ScalarString(producer_of(m)));
+  SET_VECTOR_ELT(e, 9, posixct(Rf_ScalarReal(accessed_of(m))));
   Rf_setAttrib(e, R_ClassSymbol, Rf_mkString("ws_entry"));
-  UNPROTECT(2);
+  UNPROTECT(1);
   return e;
 }
 
@@ -388,10 +421,15 @@ static SEXP decode(SEXP bytes, int *failed) {
 }
 
 
-SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
+/* touch: record an access in the entry returned; NA: as the store's
+ * semantics say (ws_cachem() asks for it on any store for its LRU). */
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
+  int record = Rf_asLogical(touch);
+  if (record == NA_LOGICAL)
+    record = ws_store_options(s)->semantics == WS_SEMANTICS_ACCESS;
   alloc_ctx a = {R_NilValue, 0, 0};
   PROTECT_WITH_INDEX(R_NilValue, &a.slot);
   ws_payload_sink sink = {sink_alloc, &a};
@@ -403,6 +441,8 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
     UNPROTECT(1);
     return R_NilValue;
   }
+  /* Before anything that can longjmp (the core holds nothing now). */
+  if (record) ws_store_record_access(s, k, &f);
   if (f.cached_value != NULL) {
     SEXP value = (SEXP)f.cached_value;
     /* Decoded before, so an error here is R's (memory), not the entry's:
@@ -410,14 +450,24 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
     if (is_encoded_value(value))
       value = unserialize_body(R_ExternalPtrProtected(value));
     PROTECT(value);
-    SEXP out = make_entry(value, &f, k);
+    SEXP out = make_entry(s, value, &f, k);
     UNPROTECT(2);
     return out;
   }
   SEXP bytes = a.vec; /* the verified payload, protected in a.slot */
   SEXP value = bytes, cached = bytes;
   int nprot = 1, failed = 0;
-  if (f.meta.format == WS_FORMAT_RSERIALIZED) {
+  /* Without a stated format (a Rust writer's entry, or ours after a newer
+   * Rust store's lookup rewrote the meta) the payload's header decides,
+   * and bytes that then fail to decode are returned as they are. */
+  int stated = f.meta.format == WS_FORMAT_RSERIALIZED;
+  int unstated_r = f.meta.format == WS_FORMAT_UNSTATED &&
+                   ws_is_r_serialization(RAW(bytes), (size_t)XLENGTH(bytes));
+  if (unstated_r) {
+    SEXP decoded = PROTECT(decode(bytes, &failed));
+    nprot++;
+    if (!failed) value = decoded;
+  } else if (stated) {
     /* Only now, with the checksum verified, are the bytes unserialized. */
     value = PROTECT(decode(bytes, &failed));
     nprot++;
@@ -430,6 +480,8 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
                      "cannot unserialize it (out of memory, or written by a "
                      "newer R?); it is kept", f.run_id, k);
     }
+  }
+  if (value != bytes) {
     cached = value;
     if (holds_reference(value, 0)) {
       cached = PROTECT(encoded_value(bytes));
@@ -437,12 +489,15 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
     }
   }
   /* The cache hands this very object to later lookups: any change a caller
-   * makes must copy it first. */
+   * makes must copy it first. (After an access was recorded the meta is
+   * not the one read, and the row could never be served.) */
   MARK_NOT_MUTABLE(cached);
-  R_PreserveObject(cached);
-  ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
-                     release_sexp);
-  SEXP out = make_entry(value, &f, k);
+  if (!record) {
+    R_PreserveObject(cached);
+    ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
+                       release_sexp);
+  }
+  SEXP out = make_entry(s, value, &f, k);
   UNPROTECT(nprot);
   return out;
 }
@@ -477,10 +532,10 @@ static void free_list_items(void *data) {
 
 static SEXP list_columns(void *data) {
   const list_ctx *c = data;
-  const char *names[] = {"key",     "run_id", "kind",       "objective",
-                         "iteration", "written", "bytes", "disk_bytes",
-                         "label",   ""};
-  if (!c->with_labels) names[8] = "";
+  const char *names[] = {"key",        "run_id",   "kind",     "objective",
+                         "iteration",  "written",  "bytes",    "disk_bytes",
+                         "producer",   "accessed", "accessed_flag", "label", ""};
+  if (!c->with_labels) names[11] = "";
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   R_xlen_t m = (R_xlen_t)c->n;
   SEXP col_key = Rf_allocVector(STRSXP, m);
@@ -500,18 +555,26 @@ static SEXP list_columns(void *data) {
   SET_VECTOR_ELT(out, 6, col_bytes);
   SEXP col_disk = Rf_allocVector(REALSXP, m);
   SET_VECTOR_ELT(out, 7, col_disk);
+  SEXP col_producer = Rf_allocVector(STRSXP, m);
+  SET_VECTOR_ELT(out, 8, col_producer);
+  SEXP col_accessed = Rf_allocVector(REALSXP, m);
+  SET_VECTOR_ELT(out, 9, col_accessed);
+  posixct(col_accessed);
+  SEXP col_flag = Rf_allocVector(LGLSXP, m);
+  SET_VECTOR_ELT(out, 10, col_flag);
   SEXP col_label = R_NilValue;
   if (c->with_labels) {
     col_label = Rf_allocVector(STRSXP, m);
-    SET_VECTOR_ELT(out, 8, col_label);
+    SET_VECTOR_ELT(out, 11, col_label);
   }
   char *label = R_alloc(WS_LABEL_MAX + 1, 1);
   for (R_xlen_t i = 0; i < m; i++) {
     const ws_listed *it = &c->items[i];
     const ws_meta *meta = &it->meta;
     SET_STRING_ELT(col_key, i, Rf_mkChar(it->key));
-    SET_STRING_ELT(col_run, i, Rf_mkChar(it->run_id));
-    SET_STRING_ELT(col_kind, i, Rf_mkChar(meta->kind == WS_KIND_FINAL
+    SET_STRING_ELT(col_run, i, Rf_mkCharCE(it->run_id, CE_UTF8));
+    SET_STRING_ELT(col_kind, i, Rf_mkChar(ws_kind_as_read(c->store, meta) ==
+                                                   WS_KIND_FINAL
                                                ? "final" : "checkpoint"));
     REAL(col_obj)[i] = meta->has_objective ? meta->objective : NA_REAL;
     REAL(col_it)[i] = meta->has_iteration ? (double)meta->iteration : NA_REAL;
@@ -519,6 +582,9 @@ static SEXP list_columns(void *data) {
                            (double)meta->written_nanos / 1e9;
     REAL(col_bytes)[i] = (double)meta->payload_bytes;
     REAL(col_disk)[i] = (double)it->disk_bytes;
+    SET_STRING_ELT(col_producer, i, producer_of(meta));
+    REAL(col_accessed)[i] = accessed_of(meta);
+    LOGICAL(col_flag)[i] = meta->accessed;
     if (c->with_labels) {
       SEXP lab = NA_STRING;
       if (ws_store_label(c->store, it->key, it->run_id, &it->meta_st, label,
@@ -544,8 +610,7 @@ SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id) {
   const char *k = key_arg(key);
   const char *keep = NULL;
   if (keep_run_id != R_NilValue) {
-    keep = string_arg(keep_run_id, "run_id");
-    if (!ws_valid_run_id(keep)) ws_raise_arg("run_id", "`run_id` is not a run id");
+    keep = run_id_arg(keep_run_id);
   }
   uint64_t removed = 0;
   ws_error err;
@@ -583,6 +648,15 @@ SEXP C_ws_claim(SEXP store, SEXP key) {
 
 SEXP C_ws_release(SEXP claim) {
   if (TYPEOF(claim) == EXTPTRSXP) claim_finalizer(claim);
+  return R_NilValue;
+}
+
+/* One entry, by run id (ws_cachem()'s eviction of what it listed). */
+SEXP C_ws_remove_entry(SEXP store, SEXP key, SEXP run_id) {
+  ws_store *s = store_arg(store);
+  const char *k = key_arg(key);
+  const char *rid = run_id_arg(run_id);
+  ws_store_remove_run(s, k, rid);
   return R_NilValue;
 }
 
@@ -661,10 +735,14 @@ SEXP C_ws_cache_clear(void) {
   return R_NilValue;
 }
 
-SEXP C_ws_valid_run_id(SEXP run_id) {
-  return Rf_ScalarLogical(TYPEOF(run_id) == STRSXP && XLENGTH(run_id) == 1 &&
-                          STRING_ELT(run_id, 0) != NA_STRING &&
-                          ws_valid_run_id(CHAR(STRING_ELT(run_id, 0))));
+SEXP C_ws_is_r_serialization(SEXP bytes) {
+  if (TYPEOF(bytes) != RAWSXP) return Rf_ScalarLogical(FALSE);
+  return Rf_ScalarLogical(ws_is_r_serialization(RAW(bytes), (size_t)XLENGTH(bytes)));
+}
+
+SEXP C_ws_check_run_id(SEXP run_id) {
+  run_id_arg(run_id);
+  return R_NilValue;
 }
 
 SEXP C_ws_same_object(SEXP x, SEXP y) { return Rf_ScalarLogical(x == y); }

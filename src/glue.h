@@ -5,7 +5,8 @@
 #define R_NO_REMAP
 #include <Rinternals.h>
 
-SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache);
+SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache,
+               SEXP semantics, SEXP producer);
 SEXP C_ws_close(SEXP store);
 SEXP C_ws_store_info(SEXP store);
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
@@ -13,7 +14,9 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
                SEXP label);
 SEXP C_ws_list(SEXP store, SEXP key, SEXP labels);
 SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id);
-SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest);
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch);
+SEXP C_ws_remove_entry(SEXP store, SEXP key, SEXP run_id);
+SEXP C_ws_is_r_serialization(SEXP bytes);
 SEXP C_ws_evict(SEXP store, SEXP verify);
 SEXP C_ws_advance_time(SEXP store, SEXP seconds);
 SEXP C_ws_inject_fault(SEXP store, SEXP point, SEXP action, SEXP times);
@@ -22,7 +25,7 @@ SEXP C_ws_sweep_state(SEXP store);
 SEXP C_ws_cache_clear(void);
 SEXP C_ws_cache_limits(SEXP entries, SEXP bytes);
 SEXP C_ws_same_object(SEXP x, SEXP y);
-SEXP C_ws_valid_run_id(SEXP run_id);
+SEXP C_ws_check_run_id(SEXP run_id);
 SEXP C_ws_host_token(void);
 SEXP C_ws_sha256(SEXP bytes);
 SEXP C_ws_claim(SEXP store, SEXP key);

@@ -421,14 +421,17 @@ static int string_is(const char *raw, size_t len, int flags, const char *want) {
 
 enum {
   F_SCHEMA, F_SECS, F_NANOS, F_OBJECTIVE, F_ITERATION, F_KIND, F_CHECKSUM,
-  F_BYTES, /* the Rust struct's fields, in declaration order */
+  F_BYTES, /* the Rust struct's fields (0.3.122), in declaration order */
+  F_PRODUCER, F_ACCESSED, F_ACCESSED_SECS, F_ACCESSED_NANOS, /* added later,
+                                                   all #[serde(default)] */
   F_FORMAT, F_DIGEST, F_LABEL, /* ours */
   NFIELDS
 };
 static const char *const field_names[NFIELDS] = {
-    "schema_version", "written_unix_secs", "written_nanos", "objective",
-    "iteration",      "kind",              "checksum_hex",  "payload_bytes",
-    "payload_format", "meta_sha256",       "label"};
+    "schema_version", "written_unix_secs",  "written_nanos",  "objective",
+    "iteration",      "kind",               "checksum_hex",   "payload_bytes",
+    "producer",       "accessed",           "accessed_unix_secs",
+    "accessed_nanos", "payload_format",     "meta_sha256",    "label"};
 #define N_RUST_FIELDS 8
 
 /* The digest of 0.1.0's metas: a fixed little-endian layout of the fields
@@ -504,12 +507,35 @@ static int add_u64(cJSON *obj, const char *name, uint64_t v) {
   return add_raw(obj, name, buf);
 }
 
+/* body (a JSON object's text, freed here) with our digest member appended:
+ * a SHA-256 of the text before it. Schema v1 has no checksum over the meta
+ * itself, so a damaged objective or kind would read as a valid, wrong entry
+ * (a bad entry made "best"). */
+static char *with_digest(char *body, void (*release)(void *)) {
+  char *out = NULL;
+  size_t len = strlen(body);
+  char hex[WS_CHECKSUM_HEX + 1];
+  if (len >= 2 && body[len - 1] == '}' && ws_sha256_hex(body, len, hex) == 0 &&
+      (out = malloc(len + DIGEST_TAIL_LEN + 1)) != NULL) {
+    memcpy(out, body, len - 1);
+    snprintf(out + len - 1, DIGEST_TAIL_LEN + 2, "%s%s\"}", digest_member, hex);
+  }
+  release(body);
+  return out;
+}
+
+static void release_cjson(void *p) { cJSON_free(p); }
+
 char *ws_meta_to_json(const ws_meta *m, const char *label) {
   cJSON *o = cJSON_CreateObject();
-  char *body = NULL, *out = NULL;
+  char *body = NULL;
   if (o == NULL) return NULL;
   int bad = 0;
   bad |= add_u64(o, "schema_version", m->schema_version);
+  /* Who wrote it, in the newer Rust stores' field: they read a Final whose
+   * producer is not their own build as a Checkpoint. */
+  if (m->has_producer)
+    bad |= cJSON_AddStringToObject(o, "producer", m->producer) ? 0 : -1;
   bad |= add_u64(o, "written_unix_secs", m->written_secs);
   bad |= add_u64(o, "written_nanos", m->written_nanos);
   if (m->has_objective && isfinite(m->objective)) {
@@ -539,19 +565,7 @@ char *ws_meta_to_json(const ws_meta *m, const char *label) {
     bad |= cJSON_AddStringToObject(o, "label", label) ? 0 : -1;
   if (!bad) body = cJSON_PrintUnformatted(o);
   cJSON_Delete(o);
-  if (body == NULL) return NULL;
-  /* Schema v1 has no checksum over the meta itself, so a damaged objective
-   * or kind would read as a valid, wrong entry (a bad entry made "best").
-   * The last member is a SHA-256 of the text before it. */
-  size_t len = strlen(body);
-  char hex[WS_CHECKSUM_HEX + 1];
-  if (len >= 2 && body[len - 1] == '}' && ws_sha256_hex(body, len, hex) == 0 &&
-      (out = malloc(len + DIGEST_TAIL_LEN + 1)) != NULL) {
-    memcpy(out, body, len - 1);
-    snprintf(out + len - 1, DIGEST_TAIL_LEN + 2, "%s%s\"}", digest_member, hex);
-  }
-  cJSON_free(body);
-  return out;
+  return body == NULL ? NULL : with_digest(body, release_cjson);
 }
 
 static int get_uint(const member *m, uint64_t max, uint64_t *out) {
@@ -636,7 +650,28 @@ static int read_fields(const member *const *f, ws_meta *out) {
       return -1;
   memcpy(out->checksum_hex, text, WS_CHECKSUM_HEX + 1);
   if (get_uint(f[F_BYTES], UINT64_MAX, &out->payload_bytes) != 0) return -1;
-  out->format = WS_FORMAT_RAW;
+  /* The newer Rust stores' fields, read as their serde does. */
+  if (f[F_PRODUCER] != NULL) {
+    /* Any string; one too long to keep reads as unknown (""), as absent. */
+    const member *p = f[F_PRODUCER];
+    if (p->kind != V_STRING || (p->val_flags & STR_INVALID)) return -1;
+    out->has_producer = 1;
+    if (get_string(p, out->producer, sizeof out->producer) != 0)
+      out->producer[0] = '\0';
+  }
+  if (f[F_ACCESSED] != NULL) {
+    if (f[F_ACCESSED]->kind != V_TRUE && f[F_ACCESSED]->kind != V_FALSE)
+      return -1;
+    out->accessed = f[F_ACCESSED]->kind == V_TRUE;
+  }
+  if (f[F_ACCESSED_SECS] != NULL &&
+      get_uint(f[F_ACCESSED_SECS], UINT64_MAX, &out->accessed_secs) != 0)
+    return -1;
+  if (f[F_ACCESSED_NANOS] != NULL) {
+    if (get_uint(f[F_ACCESSED_NANOS], UINT32_MAX, &v) != 0) return -1;
+    out->accessed_nanos = (uint32_t)v;
+  }
+  out->format = WS_FORMAT_UNSTATED;
   if (f[F_FORMAT] != NULL) {
     char fmt[16];
     /* Not a format we can decode (a newer warmstart's?): not data to hand
@@ -644,7 +679,9 @@ static int read_fields(const member *const *f, ws_meta *out) {
     if (get_string(f[F_FORMAT], fmt, sizeof fmt) != 0) return WS_META_FOREIGN;
     if (strcmp(fmt, "R-serialized") == 0)
       out->format = WS_FORMAT_RSERIALIZED;
-    else if (strcmp(fmt, "raw") != 0)
+    else if (strcmp(fmt, "raw") == 0)
+      out->format = WS_FORMAT_RAW;
+    else
       return WS_META_FOREIGN;
   }
   return 0;
@@ -652,9 +689,11 @@ static int read_fields(const member *const *f, ws_meta *out) {
 
 /* The field set 0.1.0 wrote, for its digest. */
 static int legacy_shape(const member *const *f) {
-  for (int i = 0; i < NFIELDS; i++)
-    if (f[i] == NULL && i != F_LABEL) return 0;
-  return 1;
+  for (int i = 0; i < N_RUST_FIELDS; i++)
+    if (f[i] == NULL) return 0;
+  return f[F_FORMAT] != NULL && f[F_DIGEST] != NULL && f[F_PRODUCER] == NULL &&
+         f[F_ACCESSED] == NULL && f[F_ACCESSED_SECS] == NULL &&
+         f[F_ACCESSED_NANOS] == NULL;
 }
 
 /* The scanned members by field; -1 when serde would refuse the shape. */
@@ -716,11 +755,77 @@ done:
   return rc;
 }
 
-uint64_t ws_meta_written_ns(const ws_meta *m) {
+static uint64_t stamp_ns(uint64_t secs, uint32_t nanos) {
   /* Saturate: a corrupt far-future stamp must not wrap to the distant past. */
-  if (m->written_secs >= UINT64_MAX / UINT64_C(1000000000) - 1) return UINT64_MAX;
-  uint64_t ns = m->written_secs * UINT64_C(1000000000);
-  return ns > UINT64_MAX - m->written_nanos ? UINT64_MAX : ns + m->written_nanos;
+  if (secs >= UINT64_MAX / UINT64_C(1000000000) - 1) return UINT64_MAX;
+  uint64_t ns = secs * UINT64_C(1000000000);
+  return ns > UINT64_MAX - nanos ? UINT64_MAX : ns + nanos;
+}
+
+uint64_t ws_meta_written_ns(const ws_meta *m) {
+  return stamp_ns(m->written_secs, m->written_nanos);
+}
+
+uint64_t ws_meta_accessed_ns(const ws_meta *m) {
+  return stamp_ns(m->accessed_secs, m->accessed_nanos);
+}
+
+/* ---- recording an access ---- */
+
+typedef struct text_buf {
+  char *p;
+  size_t n, cap;
+} text_buf;
+
+static int buf_add(text_buf *b, const char *s, size_t n) {
+  if (b->n + n + 1 > b->cap) {
+    size_t nc = (b->n + n + 1) * 2;
+    char *np = realloc(b->p, nc);
+    if (np == NULL) return -1;
+    b->p = np;
+    b->cap = nc;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+  return 0;
+}
+
+/* The raw text of each member is copied as it was read: an unknown field
+ * (a later Rust store's, the label, another writer's) survives untouched,
+ * and so does every number's exact spelling. */
+char *ws_meta_touched(const char *text, size_t len, uint64_t secs,
+                      uint32_t nanos) {
+  static const int replaced[] = {F_ACCESSED, F_ACCESSED_SECS, F_ACCESSED_NANOS,
+                                 F_DIGEST};
+  jscan j;
+  jscan_init(&j, text, len);
+  if (scan_document(&j) != 0 || j.top_kind != V_OBJECT) {
+    jscan_free(&j);
+    return NULL;
+  }
+  text_buf b = {NULL, 0, 0};
+  int bad = buf_add(&b, "{", 1);
+  for (size_t i = 0; i < j.ntop && !bad; i++) {
+    const member *m = &j.top[i];
+    int skip = 0;
+    for (size_t k = 0; k < sizeof replaced / sizeof replaced[0]; k++)
+      skip |= string_is(m->key, m->key_len, m->key_flags, field_names[replaced[k]]);
+    if (skip) continue;
+    bad |= buf_add(&b, m->key, m->key_len) || buf_add(&b, ":", 1) ||
+           buf_add(&b, m->val, m->len) || buf_add(&b, ",", 1);
+  }
+  jscan_free(&j);
+  char stamp[96];
+  int n = snprintf(stamp, sizeof stamp,
+                   "\"accessed\":true,\"accessed_unix_secs\":%" PRIu64
+                   ",\"accessed_nanos\":%" PRIu32 "}",
+                   secs, nanos);
+  if (bad || n < 0 || (size_t)n >= sizeof stamp || buf_add(&b, stamp, (size_t)n)) {
+    free(b.p);
+    return NULL;
+  }
+  return with_digest(b.p, free);
 }
 
 int ws_meta_label(const char *text, size_t len, char *buf, size_t cap) {

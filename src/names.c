@@ -21,18 +21,54 @@ static size_t hex_run(const char *s) {
   return n;
 }
 
+/* Length of the UTF-8 sequence starting at p (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF; p is NUL-terminated), 0 when invalid. */
+static size_t ws_utf8_len(const unsigned char *p) {
+  unsigned c = p[0], lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < n; i++)
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
+  return n;
+}
+
 int ws_valid_key(const char *s) {
   size_t n = hex_run(s);
   return s[n] == '\0' && n >= WS_KEY_MIN && n <= WS_KEY_MAX;
 }
 
+/* Every name the Rust store can write for an entry: its save_overwrite()
+ * takes any run id (the gam crate's checkpoints are "ckpt-r<pid>-<nanos>").
+ * Without a '.' the name splits unambiguously into "<run id>.<ext>" and can
+ * never look like a temp ("<run id>.<ext>.tmp.<...>"); without '/' it names
+ * a file in the key dir and nothing else. Control characters are refused
+ * (no name the Rust store writes has one, and they would garble listings);
+ * other bytes must form valid UTF-8, as a Rust String does. */
 int ws_valid_run_id(const char *s) {
-  if (s[0] != 'r') return 0;
-  size_t pid_len = hex_run(s + 1);
-  if (pid_len < 1 || pid_len > 16 || s[1 + pid_len] != '-') return 0;
-  const char *t = s + 2 + pid_len;
-  size_t ns_len = hex_run(t);
-  return ns_len >= 1 && ns_len <= 32 && t[ns_len] == '\0';
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = 0;
+  while (p[n] != '\0') {
+    unsigned c = p[n];
+    if (c < 0x20 || c == 0x7f || c == '/' || c == '.') return 0;
+    if (c < 0x80) {
+      n++;
+      continue;
+    }
+    size_t len = ws_utf8_len(p + n);
+    if (len == 0) return 0;
+    n += len;
+  }
+  return n >= 1 && n <= WS_RUNID_MAX;
 }
 
 static int parse_decimal(const char **p, long *out) {

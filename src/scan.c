@@ -24,9 +24,10 @@ int ws_key_dir(const ws_store *s, const char *key, char out[PATH_MAX]) {
   return ws_join(out, PATH_MAX, s->rs->root, key);
 }
 
-int ws_expired(const ws_store *s, uint64_t written_ns, uint64_t now_ns) {
+int ws_expired(const ws_store *s, const ws_meta *m, uint64_t now_ns) {
   if (s->opt.ttl_ns == 0) return 0;
-  return now_ns > written_ns && now_ns - written_ns >= s->opt.ttl_ns;
+  uint64_t since = ws_activity_ns(s, m);
+  return now_ns > since && now_ns - since >= s->opt.ttl_ns;
 }
 
 /* The Rust store sweeps every temp whose pid is not its own, which deletes
@@ -397,7 +398,7 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
     }
   }
   if (item->meta.schema_version != WS_SCHEMA_VERSION ||
-      ws_expired(c->s, ws_meta_written_ns(&item->meta), c->now_ns)) {
+      ws_expired(c->s, &item->meta, c->now_ns)) {
     remove_judged(c, run_id, &item->meta_st, &item->bin_st);
     return 0;
   }
@@ -409,7 +410,7 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
 static void drop_expired(scan *c, ws_listing *l) {
   size_t kept = 0;
   for (size_t i = 0; i < l->n; i++) {
-    if (ws_expired(c->s, ws_meta_written_ns(&l->items[i].meta), c->now_ns))
+    if (ws_expired(c->s, &l->items[i].meta, c->now_ns))
       remove_judged(c, l->items[i].run_id, &l->items[i].meta_st,
                     &l->items[i].bin_st);
     else

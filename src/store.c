@@ -176,31 +176,6 @@ void ws_store_set_fault(ws_store *s, ws_fault_point point,
   s->fault_times = times;
 }
 
-/* ---- ranking ---- */
-
-static int kind_rank(ws_kind k) { return k == WS_KIND_FINAL ? 1 : 0; }
-
-static int entry_newer(const ws_meta *c, const ws_meta *d) {
-  if (c->written_secs != d->written_secs) return c->written_secs > d->written_secs;
-  if (c->written_nanos != d->written_nanos) return c->written_nanos > d->written_nanos;
-  return kind_rank(c->kind) > kind_rank(d->kind);
-}
-
-/* Lowest objective; within 1e-12 a final beats a checkpoint, then the newer
- * wins; an entry with an objective beats one without; none: the newest. */
-static int entry_better(const ws_meta *c, const ws_meta *d) {
-  if (c->has_objective && d->has_objective) {
-    double diff = c->objective - d->objective;
-    if (diff < 1e-12 && diff > -1e-12) {
-      if (c->kind != d->kind) return c->kind == WS_KIND_FINAL;
-      return entry_newer(c, d);
-    }
-    return c->objective < d->objective;
-  }
-  if (c->has_objective != d->has_objective) return c->has_objective;
-  return entry_newer(c, d);
-}
-
 /* ---- save ---- */
 
 int ws_store_save(ws_store *s, const char *key, const char *run_id,
@@ -234,6 +209,8 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 
   ws_meta meta = *fields;
   meta.schema_version = WS_SCHEMA_VERSION;
+  meta.has_producer = s->opt.producer[0] != '\0';
+  memcpy(meta.producer, s->opt.producer, sizeof meta.producer);
   meta.payload_bytes = n;
   if (ws_sha256_hex(payload, n, meta.checksum_hex) != 0) {
     ws_error_set(err, 0, "SHA-256 of the payload failed (OpenSSL)");
@@ -285,7 +262,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
   if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row) ||
-      ws_expired(s, row->written_ns, now)) {
+      ws_expired(s, &row->meta, now)) {
     /* Unlike the Rust store, an expired winner is not removed here: the
      * slow path's scan removes it (under the dir's lock) and goes on to a
      * later entry that may still be valid. */
@@ -294,6 +271,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   }
   out->meta = row->meta;
   memcpy(out->run_id, row->run_id, sizeof out->run_id);
+  out->meta_st = row->meta_st; /* what an access is recorded against */
   out->cached_value = row->value;
   return 1;
 }
@@ -389,10 +367,6 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
   return READ_OK;
 }
 
-static int better(ws_mode mode, const ws_meta *c, const ws_meta *d) {
-  return mode == WS_MODE_BEST ? entry_better(c, d) : entry_newer(c, d);
-}
-
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
                     ws_error *err) {
@@ -435,7 +409,8 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
       const ws_scanned *c = &l->items[i];
       int skip = 0;
       for (size_t k = 0; k < nskipped; k++) skip |= strcmp(skipped[k], c->run_id) == 0;
-      if (!skip && (best == NULL || better(mode, &c->meta, &best->meta))) best = c;
+      if (!skip && (best == NULL || ws_better(s, mode, &c->meta, &best->meta)))
+        best = c;
     }
     if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */

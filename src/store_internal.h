@@ -84,7 +84,8 @@ int ws_fault(ws_store *s, ws_fault_point point, const char *dir);
 
 /* scan.c */
 int ws_key_dir(const ws_store *s, const char *key, char out[PATH_MAX]);
-int ws_expired(const ws_store *s, uint64_t written_ns, uint64_t now_ns);
+/* Past the TTL, counted from ws_activity_ns(). */
+int ws_expired(const ws_store *s, const ws_meta *m, uint64_t now_ns);
 /* Whether a temp file's writer is gone: see scan.c. host is the token in
  * the temp's name (NULL when it has none). */
 int ws_abandoned(long pid, const char *host, int64_t changed_s,

@@ -17,6 +17,17 @@ static int cmp_written(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The gam crate's later order: entries no lookup has reused go first, then
+ * by write; the entry's path breaks ties, as the Rust store's does. */
+static int cmp_accessed_written(const void *a, const void *b) {
+  const ws_listed *x = a, *y = b;
+  if (x->meta.accessed != y->meta.accessed) return x->meta.accessed - y->meta.accessed;
+  int c = cmp_written(a, b);
+  if (c != 0) return c;
+  c = strcmp(x->key, y->key);
+  return c != 0 ? c : strcmp(x->run_id, y->run_id);
+}
+
 /* 1: the listed payload matches its checksum; 0: it does not; -1: it
  * could not be judged (unreadable, or changed since it was listed). */
 static int verify_one(int dirfd, const ws_listed *it) {
@@ -236,12 +247,15 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   size_t kept = l.n;
   for (size_t i = 0; i < l.n; i++) total += l.items[i].disk_bytes;
   if (total > s->opt.size_budget) {
-    /* Oldest write first, by the meta's nanosecond stamp: file mtimes can
-     * be too coarse to order a burst of writes. Down to the low-water mark,
+    /* Oldest write first (under ACCESS, never-accessed entries before
+     * the rest), by the meta's nanosecond stamp: file mtimes can be too
+     * coarse to order a burst of writes. Down to the low-water mark,
      * so that the next saves do not each find the store over budget and
      * walk it again. */
     uint64_t low = s->opt.size_budget / 1000 * WS_SWEEP_LOW_WATER_PERMILLE;
-    qsort(l.items, l.n, sizeof *l.items, cmp_written);
+    qsort(l.items, l.n, sizeof *l.items,
+          s->opt.semantics == WS_SEMANTICS_ACCESS ? cmp_accessed_written
+                                                  : cmp_written);
     for (size_t i = 0; i < l.n && total > low; i++) {
       char dir[PATH_MAX];
       if (ws_key_dir(s, l.items[i].key, dir) != 0 ||

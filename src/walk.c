@@ -141,6 +141,14 @@ int ws_store_label(ws_store *s, const char *key, const char *run_id,
   return found;
 }
 
+void ws_store_remove_run(ws_store *s, const char *key, const char *run_id) {
+  char dir[PATH_MAX];
+  if (!ws_valid_key(key) || !ws_valid_run_id(run_id) || ws_key_dir(s, key, dir) != 0)
+    return;
+  ws_remove_entry(dir, run_id);
+  ws_strmap_remove(s->rs->listings, key);
+}
+
 int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
                     uint64_t *removed, ws_error *err) {
   char dir[PATH_MAX];

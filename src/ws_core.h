@@ -19,11 +19,15 @@
 #define WS_ERRPATH_MAX 4096
 #define WS_KEY_MIN 32
 #define WS_KEY_MAX 128
-/* "r" + up to 16 hex digits of pid + "-" + up to 32 hex digits of nanos. */
-#define WS_RUNID_MAX 51
+/* Longest run id, in bytes: ours are "r<pid hex>-<nanos hex>" (at most
+ * 51), the gam crate's "ckpt-r<pid hex>-<nanos hex>"; a name this long
+ * still leaves room for the longest temp suffix within NAME_MAX. */
+#define WS_RUNID_MAX 128
 #define WS_CHECKSUM_HEX 64
 /* Longest entry label, in bytes. */
 #define WS_LABEL_MAX 1024
+/* Longest meta `producer` kept (the gam crate's are 64 hex digits). */
+#define WS_PRODUCER_MAX 255
 
 /* What went wrong, in a form the glue turns into a classed R condition:
  * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
@@ -51,9 +55,15 @@ void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
     WS_PRINTF(3, 4);
 
 typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
-/* How the payload bytes are to be read back. Entries written by the Rust
- * store carry no format field and are raw bytes. */
-typedef enum { WS_FORMAT_RAW = 0, WS_FORMAT_RSERIALIZED = 1 } ws_format;
+/* How the payload bytes are to be read back, as the meta says. Entries
+ * written by the Rust store, and ours once a newer Rust store's lookup has
+ * rewritten the meta with only its own fields, carry no format field:
+ * UNSTATED, and the payload's own header decides (payload.c). */
+typedef enum {
+  WS_FORMAT_RAW = 0,
+  WS_FORMAT_RSERIALIZED = 1,
+  WS_FORMAT_UNSTATED = 2
+} ws_format;
 typedef enum { WS_MODE_BEST = 0, WS_MODE_LATEST = 1 } ws_mode;
 
 typedef struct ws_meta {
@@ -69,6 +79,12 @@ typedef struct ws_meta {
   uint64_t payload_bytes;
   ws_format format;
   int digested; /* ours: its meta_sha256 verified, so payload_bytes too */
+  /* Fields of the gam crate's stores after 0.3.122 (all optional). */
+  int has_producer;
+  char producer[WS_PRODUCER_MAX + 1]; /* "" when absent or too long */
+  int accessed;
+  uint64_t accessed_secs;
+  uint32_t accessed_nanos;
 } ws_meta;
 
 /* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
@@ -96,8 +112,14 @@ int ws_read_hashed(int fd, unsigned char *buf, size_t n, ws_sha256 *h,
 /* The shortest text that reads back as v, with '.' whatever the locale. */
 int ws_format_double(double v, char *buf, size_t cap);
 /* Returns a malloc'd NUL-terminated JSON text, or NULL when out of memory.
- * label (may be NULL) is written as an extra "label" field. */
+ * label (may be NULL) is written as an extra "label" field, m->producer
+ * (when has_producer) as "producer". */
 char *ws_meta_to_json(const ws_meta *m, const char *label);
+/* The meta text with an access recorded (accessed true, the stamp given),
+ * every other member kept as it was, unknown ones included, and our digest
+ * made afresh. malloc'd; NULL when out of memory or not an object. */
+char *ws_meta_touched(const char *text, size_t len, uint64_t secs,
+                      uint32_t nanos);
 /* 1 with the meta's "label" copied into buf when it has one shorter than
  * cap, else 0. */
 int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
@@ -108,6 +130,8 @@ int ws_meta_label(const char *text, size_t len, char *buf, size_t cap);
 #define WS_META_FOREIGN (-2)
 int ws_meta_parse(const char *text, size_t len, ws_meta *out);
 uint64_t ws_meta_written_ns(const ws_meta *m);
+/* The last access recorded in the meta (0 when none). */
+uint64_t ws_meta_accessed_ns(const ws_meta *m);
 
 /* ---- names.c: keys, run ids, temp file names, the host token ---- */
 int ws_valid_key(const char *s);
@@ -192,11 +216,23 @@ void ws_fresh_run_id(uint64_t now_ns, char out[WS_RUNID_MAX + 1]);
 uint64_t ws_unique_ns(uint64_t now_ns);
 
 /* ---- store.c ---- */
+/* Which gam store's rules a handle follows (semantics.c):
+ * 0.3.122: best = lowest objective (a Final wins a tie); TTL from the
+ *   write; over budget, oldest write first.
+ * ACCESS, the gam crate's later stores: best = any Final over any
+ *   Checkpoint (newest Final first), a Final whose producer is not ours
+ *   read as a Checkpoint; TTL from the later of write and last recorded
+ *   access; over budget, never-accessed entries first, then oldest write;
+ *   lookups record an access in the meta (ws_store_record_access). */
+typedef enum { WS_SEMANTICS_0_3_122 = 0, WS_SEMANTICS_ACCESS = 1 } ws_semantics;
+
 typedef struct ws_options {
   uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
   uint64_t ttl_ns;      /* 0 means never expires */
   int durable;          /* fsync files and directories */
   int memory_cache;     /* use the process-wide lookup cache */
+  ws_semantics semantics;
+  char producer[WS_PRODUCER_MAX + 1]; /* written into every meta; "" none */
 } ws_options;
 
 /* Fault injection, for the tests that simulate a crash or a full disk at an
@@ -270,11 +306,38 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
                     ws_error *err);
+/* Record an access in the entry a lookup returned (found, as filled by
+ * ws_store_lookup): its meta rewritten by temp + rename with the access
+ * stamp, every other field kept (access.c). Best effort: nothing is done
+ * on a read-only store, or when a writer is replacing the entry. 1 when
+ * recorded, 0 when not. */
+int ws_store_record_access(ws_store *s, const char *key, const ws_found *found);
 /* Remember the value the glue built from a cold lookup. release is called
  * when the cache lets go of it (the core never inspects the value). */
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
                         void (*release)(void *));
+/* ---- semantics.c: the rules that differ between gam store versions ---- */
+/* Whether the meta was written by warmstart: its producer says so, or (a
+ * version before producers) it carries our payload_format field. */
+int ws_meta_is_ours(const ws_meta *m);
+/* The kind as this handle reads it: under ACCESS a Final that is not ours
+ * is a Checkpoint (the gam crate's rule: a Final certifies a fit only to
+ * the code that produced it). */
+ws_kind ws_kind_as_read(const ws_store *s, const ws_meta *m);
+/* When the entry was last active: its write, or under ACCESS the later of
+ * its write and its last recorded access. TTL counts from here. */
+uint64_t ws_activity_ns(const ws_store *s, const ws_meta *m);
+/* Whether c ranks before d for this handle and lookup mode. */
+int ws_better(const ws_store *s, ws_mode mode, const ws_meta *c,
+              const ws_meta *d);
+
+/* ---- payload.c ---- */
+/* Whether bytes begin with the header serialize(version = 3, xdr = FALSE)
+ * writes on this host: what a payload saved without a stated format must
+ * show to be read as an R value (ws_save() stores a raw vector that would
+ * pass as an R value, so nothing it saves as raw ever does). */
+int ws_is_r_serialization(const unsigned char *p, size_t n);
 int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
@@ -294,6 +357,9 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
  * meta is no longer the one listed (listed_meta). */
 int ws_store_label(ws_store *s, const char *key, const char *run_id,
                    const ws_stamp *listed_meta, char *buf, size_t cap);
+/* Remove one entry of key, by its run id, whatever state it is in (the
+ * caller's decision: ws_cachem() evicting what it listed). */
+void ws_store_remove_run(ws_store *s, const char *key, const char *run_id);
 /* Remove key's entries: all of them, or (keep_run_id not NULL) those
  * written before that entry. Live writers' temps are left alone. */
 int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,

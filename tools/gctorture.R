@@ -22,9 +22,13 @@ exercise <- function() {
   env <- new.env()
   env$n <- 1
   ws_save(st, k2, list(v = 1:5, e = env), objective = NULL)
-  cache <- ws_cachem(st)
+  cache <- ws_cachem(st, max_n = 1)
   cache$set("a", list(1, "b"))
   cache$set("b", 2)
+  # The access semantics: lookups rewrite the meta with an access stamp.
+  acc <- ws_open(file.path(root, "access"), semantics = "access", durable = FALSE)
+  ws_save(acc, k1, list(fit = 1:3), objective = 1, kind = "final")
+  gone <- ws_save(acc, k2, as.raw(1:3))
   out <- list(
     lookup_cold = ws_lookup(st, k1),
     lookup_hot = ws_lookup(st, k1),
@@ -32,10 +36,16 @@ exercise <- function() {
     decoded_again = ws_lookup_latest(st, k2)$payload$e$n,
     list_labels = .Call(warmstart:::C_ws_list, st, NULL, TRUE),
     list = ws_list(st),
-    info = unclass(ws_info(st))[c("entries", "keys", "bytes")],
+    # (Not bytes: metas carry stamps, whose digits vary between runs.)
+    info = unclass(ws_info(st))[c("entries", "keys")],
     keys = sort(cache$keys()),
     get = cache$get("a"),
     exists = cache$exists("b"),
+    pruned = {cache$prune(); cache$keys()},
+    accessed = ws_lookup(acc, k1)$payload,
+    accessed_again = is.na(ws_lookup_latest(acc, k1)$accessed),
+    remove_entry = {.Call(warmstart:::C_ws_remove_entry, acc, k2, gone); nrow(ws_list(acc))},
+    is_r = warmstart:::ws_is_r_serialization(serialize(1, NULL, xdr = FALSE)),
     store_info = .Call(warmstart:::C_ws_store_info, st),
     evict = ws_evict(st, verify = TRUE)[c("entries", "removed", "corrupt")],
     removed = ws_remove(st, k2),
@@ -54,6 +64,8 @@ exercise <- function() {
   out$list_labels$written <- class(out$list_labels$written)
   out$list$written <- class(out$list$written)
   out$list_labels$run_id <- NULL
+  # Nor sizes of metas: their stamps' digits vary between the runs.
+  out$list_labels$disk_bytes <- NULL
   out$list$run_id <- NULL
   out$lookup_cold$run_id <- out$lookup_hot$run_id <- NULL
   out

@@ -14,7 +14,11 @@ test_that("ws_list() lists every entry with its fields, oldest first", {
   id3 <- ws_save(t$store, b, 1:10, objective = 1)
   l <- ws_list(t$store)
   expect_named(l, c("key", "run_id", "kind", "objective", "iteration",
-                    "written", "bytes"))
+                    "written", "bytes", "producer", "accessed"))
+  expect_identical(l$producer, rep(paste("warmstart", packageVersion("warmstart")), 3))
+  # Under the 0.3.122 semantics lookups record no access.
+  ws_lookup(t$store, a)
+  expect_true(all(is.na(ws_list(t$store)$accessed)))
   expect_identical(l$key, c(a, a, b))
   expect_identical(l$run_id, c(id1, id2, id3))
   expect_identical(l$kind, c("final", "checkpoint", "checkpoint"))

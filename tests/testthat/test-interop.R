@@ -130,3 +130,46 @@ test_that("the two sweeps leave each other's live files alone and take the dead 
   expect_identical(res$entries, 0)
   expect_null(rust_lookup(t$root, key))
 })
+
+test_that("the gam crate's run ids and our later fields cross both ways", {
+  skip_without_refstore()
+  t <- temp_store(semantics = "access")
+  key <- key_for("interop ckpt run ids")
+  # The Rust store names an entry by whatever run id its caller gives; the
+  # gam crate's sessions give "ckpt-r<pid>-<nanos>". refstore saves under
+  # fresh ids only, so its files are renamed to one.
+  rid <- rust_save(t$root, key, charToRaw("rust ckpt"), 2, 5, "checkpoint")
+  dir <- key_dir(t, key)
+  for (ext in c(".bin", ".json")) {
+    file.rename(file.path(dir, paste0(rid, ext)),
+                file.path(dir, paste0("ckpt-r1a2-17f0c3d2e4a5b6c7", ext)))
+  }
+  got <- ws_lookup(t$store, key)
+  expect_identical(got$run_id, "ckpt-r1a2-17f0c3d2e4a5b6c7")
+  expect_identical(got$payload, charToRaw("rust ckpt"))
+  # Our lookup recorded the access (and our digest) in the Rust meta: the
+  # Rust store still reads it, its fields ignored.
+  meta <- entry_files(dir, "\\.json$")
+  expect_match(readChar(meta, 10000, useBytes = TRUE), '"accessed":true')
+  expect_identical(rust_lookup(t$root, key)$payload, charToRaw("rust ckpt"))
+  # We write under such a run id, with producer and access fields; the
+  # Rust store reads what we wrote, raw bytes byte for byte.
+  ws_save(t$store, key, as.raw(0:255), objective = 1, iteration = 6,
+          kind = "final", run_id = "ckpt-r1a2-17f0c3d2e4a5b6c8")
+  expect_identical(ws_lookup(t$store, key)$run_id, "ckpt-r1a2-17f0c3d2e4a5b6c8")
+  best <- rust_lookup(t$root, key)
+  expect_identical(best$payload, as.raw(0:255))
+  expect_identical(best$objective, 1)
+  expect_identical(best$kind, "final")
+  # An R value whose meta a later gam store rewrote without our fields:
+  # the Rust store returns its bytes, we the value.
+  k2 <- key_for("interop value after a gam lookup")
+  id <- ws_save(t$store, k2, list(fit = 1:3), objective = 1)
+  d2 <- key_dir(t, k2)
+  text <- readChar(file.path(d2, paste0(id, ".json")), 10000, useBytes = TRUE)
+  stripped <- sub(',"payload_format":"R-serialized"', "",
+                  sub(',"meta_sha256":"[0-9a-f]{64}"', "", text))
+  writeChar(stripped, file.path(d2, paste0(id, ".json")), eos = NULL)
+  expect_identical(unserialize(rust_lookup(t$root, k2)$payload), list(fit = 1:3))
+  expect_identical(ws_lookup(t$store, k2)$payload, list(fit = 1:3))
+})

@@ -11,9 +11,11 @@ test_that("the budget holds after every save, and evictions leave headroom", {
     expect_lte(bytes_on_disk(t$root), budget)
   }
   # An eviction goes to 90% of the budget, so the next saves do not each
-  # walk the store again.
+  # walk the store again: the headroom (2 KiB) holds one more entry of
+  # ~1.4 KiB (payload and meta) before the next sweep, which a sweep per
+  # save (about 135 here) would not leave.
   n <- sweeps(t$store)
-  expect_lt(n, 150 / 3)
+  expect_lt(n, 150 / 2)
   expect_gte(n, 5)
   # Oldest first: what is left is the newest saves, the last one included.
   l <- ws_list(t$store)
