@@ -90,6 +90,7 @@ int ws_entry_in_flight(int dirfd, const char *run_id,
     if (fd >= 0) close(fd);
     return 1; /* cannot tell: do not remove */
   }
+  rewinddir(d); /* see read_names() */
   size_t len = strlen(run_id);
   uint64_t real_now = ws_real_now_ns();
   int live = 0;
@@ -404,6 +405,10 @@ static int read_names(int dirfd, name_list *metas, name_list *bins,
     if (fd >= 0) close(fd);
     return -1;
   }
+  /* The copy shares dirfd's position: a walk earlier in this call (the
+   * same lookup scanning again) left it at the end, and readdir would find
+   * nothing. */
+  rewinddir(d);
   int oom = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {

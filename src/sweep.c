@@ -98,6 +98,7 @@ static void sweep_marker_temps(int dirfd, ws_sweep_stats *stats) {
     if (fd >= 0) close(fd);
     return;
   }
+  rewinddir(d); /* the copy shares the descriptor's position */
   static const char prefix[] = "sweep.tmp.";
   uint64_t real_now = ws_real_now_ns();
   struct dirent *e;
