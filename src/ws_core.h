@@ -314,4 +314,14 @@ void ws_lcache_clear(void);
 void ws_lcache_set_limits(size_t max_entries, size_t max_bytes);
 void ws_lcache_usage(size_t *entries, size_t *bytes);
 
+/* ---- rstream.c: promises in an R serialization, before unserialize() ---- */
+typedef enum {
+  WS_RSTREAM_OK = 0,      /* no promise outside an environment's frame */
+  WS_RSTREAM_PROMISE,     /* a promise where R never writes one */
+  WS_RSTREAM_MALFORMED,   /* not a stream R would read */
+  WS_RSTREAM_UNSUPPORTED, /* the ASCII format: not checked */
+  WS_RSTREAM_NOMEM
+} ws_rstream_verdict;
+ws_rstream_verdict ws_rstream_check(const void *data, size_t n);
+
 #endif
