@@ -3,6 +3,9 @@
 #   ws_bad_argument  bad input; field `argument` names it
 #   ws_io_error      a file system failure; fields `errno` (the number),
 #                    `code` (its name, e.g. "ENOSPC") and `path`
+#   ws_untrusted_store  a part of the store that someone not trusted can
+#                    write; fields `path` and `reason` ("owner", "group",
+#                    "others")
 # Handlers and tests check these classes and fields, never the message text,
 # which carries the system's (locale-dependent) strerror().
 
@@ -27,7 +30,10 @@ raise_condition <- function(info) {
                                code = info[[4L]], path = info[[5L]]),
     ws_bad_argument = ws_condition(cls, info[[2L]], call,
                                    argument = info[[6L]]),
+    ws_untrusted_store = ws_condition(cls, info[[2L]], call,
+                                      path = info[[5L]], reason = info[[6L]]),
     ws_condition(cls, info[[2L]], call, errno = info[[3L]],
                  code = info[[4L]]))
   stop(cond)
 }
+

@@ -28,7 +28,8 @@ ws_info <- function(store) {
     size_budget = opts$size_budget,
     ttl = opts$ttl,
     durable = opts$durable,
-    memory_cache = opts$memory_cache
+    memory_cache = opts$memory_cache,
+    trust = opts$trust
   ), class = "ws_info")
 }
 
@@ -85,5 +86,10 @@ format_store <- function(info) {
     sprintf("  ttl:          %s", if (info$ttl == 0) "never expires" else
       format_seconds(info$ttl)),
     sprintf("  durable:      %s   memory cache: %s", info$durable,
-            info$memory_cache))
+            info$memory_cache),
+    if (!is.null(info$trust))
+      sprintf("  trusts:       %s%s", switch(info$trust, user = "its user",
+                                              group = "its group",
+                                              any = "anyone"),
+              ""))
 }

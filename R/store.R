@@ -1,11 +1,13 @@
 ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
-                    durable = TRUE, memory_cache = TRUE) {
+                    durable = TRUE, memory_cache = TRUE, trust = NULL) {
   if (is.null(root)) root <- default_root()
   check_string(root, "root")
   check_nonneg(size_budget, "size_budget")
   check_nonneg(ttl, "ttl")
   check_flag(durable, "durable")
   check_flag(memory_cache, "memory_cache")
+  trust <- trust_code(if (is.null(trust)) default_trust() else trust,
+                      sys.call())
   root <- path.expand(root)
   if (file.exists(root) && !dir.exists(root)) {
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
@@ -17,7 +19,27 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
-        memory_cache)
+        memory_cache, trust)
+}
+
+trust_levels <- c("user", "group", "any")
+
+# Whose writing a store accepts when ws_open() is not told: option
+# `warmstart.trust`, then WARMSTART_TRUST, then "user".
+default_trust <- function() {
+  opt <- getOption("warmstart.trust")
+  if (!is.null(opt)) return(opt)
+  env <- Sys.getenv("WARMSTART_TRUST")
+  if (nzchar(env)) env else "user"
+}
+
+trust_code <- function(trust, call) {
+  if (!is.character(trust) || length(trust) != 1L || is.na(trust) ||
+      !trust %in% trust_levels) {
+    stop_arg(sprintf("`trust` must be \"user\", \"group\" or \"any\", not %s",
+                     describe(trust)), "trust", call)
+  }
+  match(trust, trust_levels) - 1L
 }
 
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,

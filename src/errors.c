@@ -65,8 +65,9 @@ static SEXP str_or_null(const char *s) {
  * path, argument)); it never returns. The R function is looked up in the
  * namespace, so sys.call(-1) there is the user-facing function that made
  * the .Call. */
-static void raise_condition(const char *cls, const char *msg, int errnum,
-                            const char *path, const char *argument) {
+static void __attribute__((noreturn))
+raise_condition(const char *cls, const char *msg, int errnum,
+                const char *path, const char *argument) {
   SEXP ns = PROTECT(R_FindNamespace(Rf_mkString("warmstart")));
   SEXP fun = PROTECT(Rf_findVarInFrame(ns, Rf_install("raise_condition")));
   SEXP info = PROTECT(Rf_allocVector(VECSXP, 6));
@@ -88,6 +89,10 @@ void ws_raise(const ws_error *err) {
     break;
   case WS_ERR_ARGUMENT:
     raise_condition("ws_bad_argument", err->msg, 0, NULL, err->argument);
+    break;
+  case WS_ERR_UNTRUSTED:
+    /* The reason ("owner", "group", "others") travels as `argument`. */
+    raise_condition("ws_untrusted_store", err->msg, 0, err->path, err->argument);
     break;
   default:
     raise_condition("ws_error", err->msg, err->errnum, NULL, NULL);

@@ -118,8 +118,12 @@ static void store_finalizer(SEXP ptr) {
 }
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
-               SEXP memory_cache) {
+               SEXP memory_cache, SEXP trust) {
   const char *path = string_arg(root, "root");
+  int trust_mode = Rf_asInteger(trust);
+  if (trust_mode != WS_TRUST_USER && trust_mode != WS_TRUST_GROUP &&
+      trust_mode != WS_TRUST_ANY)
+    ws_raise_arg("trust", "`trust` must be \"user\", \"group\" or \"any\"");
   double b = Rf_asReal(budget), t = Rf_asReal(ttl);
   ws_options opt;
   opt.size_budget = (ISNAN(b) || b < 0) ? 0
@@ -129,6 +133,7 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
                    ? 0 : (uint64_t)llround(t * 1e9);
   opt.durable = Rf_asLogical(durable) == TRUE;
   opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
+  opt.trust = (ws_trust_mode)trust_mode;
   /* Every R allocation first: once the core has opened the store, nothing
    * may longjmp before the finalizer owns the handle. */
   SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, R_NilValue, R_NilValue));
@@ -152,7 +157,8 @@ SEXP C_ws_store_info(SEXP store) {
   ws_store *s = store_arg(store);
   const ws_options *o = ws_store_options(s);
   const char *names[] = {"root", "size_budget", "ttl", "durable",
-                         "memory_cache", ""};
+                         "memory_cache", "trust", ""};
+  static const char *const trust_names[] = {"user", "group", "any"};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_mkString(ws_store_root(s)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(o->size_budget == UINT64_MAX
@@ -160,6 +166,7 @@ SEXP C_ws_store_info(SEXP store) {
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)o->ttl_ns / 1e9));
   SET_VECTOR_ELT(out, 3, Rf_ScalarLogical(o->durable));
   SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->memory_cache));
+  SET_VECTOR_ELT(out, 5, Rf_mkString(trust_names[o->trust]));
   UNPROTECT(1);
   return out;
 }

@@ -5,7 +5,8 @@
 #define R_NO_REMAP
 #include <Rinternals.h>
 
-SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache);
+SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache,
+               SEXP trust);
 SEXP C_ws_close(SEXP store);
 SEXP C_ws_store_info(SEXP store);
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,

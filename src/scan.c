@@ -432,7 +432,10 @@ const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
   scan c = {s, dir, dirfd, 0, now_ns, ws_real_now_ns(), stats};
   const ws_listing *result = NULL;
   ws_stamp dir_st;
-  if (ws_stamp_fd(dirfd, &dir_st) != 0) {
+  /* A key dir that someone not trusted can write is not read or cleaned
+   * up: to this handle it is not part of the store. */
+  if (ws_stamp_fd(dirfd, &dir_st) != 0 ||
+      ws_trust_judge(&s->trust, &dir_st) != NULL) {
     ws_strmap_remove(cache, key);
     return NULL;
   }

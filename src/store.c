@@ -92,8 +92,11 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
                   ws_error *err) {
   char abs[PATH_MAX];
   struct stat st;
+  ws_trust trust;
+  int created = 0;
   *out = NULL;
-  if (ws_mkdir_p(root, opt->durable, NULL) != 0) {
+  ws_trust_init(&trust, opt->trust);
+  if (ws_mkdir_p_mode(root, opt->durable, &created, ws_trust_dir_mode(&trust)) != 0) {
     ws_error_io(err, errno, root, "cannot create store root '%s': %s", root,
                  strerror(errno));
     return -1;
@@ -109,6 +112,10 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
     ws_error_io(err, ENOTDIR, root, "store root '%s' is not a directory", root);
     return -1;
   }
+  /* The directory the path leads to (a link is the user's choice) must be
+   * written only by those trusted; a new one gets its mode whatever the
+   * umask. */
+  if (ws_trust_open_root(&trust, abs, created, err) != 0) return -1;
   ws_store *s = calloc(1, sizeof *s);
   if (s == NULL || (s->rs = root_state_get(abs)) == NULL) {
     free(s);
@@ -116,6 +123,7 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
     return -1;
   }
   s->opt = *opt;
+  s->trust = trust;
   *out = s;
   return 0;
 }
@@ -279,11 +287,16 @@ static int fresh_stamps_equal(const char *dir, const char *run_id,
 
 /* The hot path: the cached value, while the key dir and the chosen entry's
  * files keep their stamps and the entry is within its TTL. Returns 1 with
- * *out filled, 0 to take the slow path. */
+ * *out filled, 0 to take the slow path. The row is the process's: its
+ * stamps must pass this handle's trust (no system call). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
+  if (ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
+      ws_trust_judge(&s->trust, &row->meta_st) != NULL ||
+      ws_trust_judge(&s->trust, &row->bin_st) != NULL)
+    return 0;
   if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row) ||
       ws_expired(s, row->written_ns, now)) {
     /* Unlike the Rust store, an expired winner is not removed here: the
@@ -303,9 +316,9 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
  * Only a complete read that mismatches is evidence of damage: a read that
  * fails or ends early (EIO, a network filesystem's timeout, a file
  * truncated under us) is an error or a change, and the entry is kept. */
-static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
-                        const ws_payload_sink *sink, ws_found *out,
-                        ws_error *err) {
+static int read_payload(ws_store *s, const char *dir, int dirfd,
+                        const ws_scanned *item, const ws_payload_sink *sink,
+                        ws_found *out, ws_error *err) {
   char name[WS_RUNID_MAX + 8], path[PATH_MAX];
   snprintf(name, sizeof name, "%s.bin", item->run_id);
   if (ws_join(path, sizeof path, dir, name) != 0) return 0;
@@ -321,6 +334,10 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
   if (!ws_stamp_equal(&bin_st, &item->bin_st)) {
     close(fd); /* replaced since the scan: choose again */
     return 0;
+  }
+  if (ws_trust_check(&s->trust, &bin_st, path, err) != 0) {
+    close(fd); /* read-only: nothing to lose */
+    return -1;
   }
   size_t n = (size_t)bin_st.size;
   unsigned char *buf = sink->alloc(sink->ctx, n);
@@ -383,6 +400,29 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
   return 1;
 }
 
+typedef struct skip_list {
+  char (*ids)[WS_RUNID_MAX + 1];
+  size_t n, cap;
+} skip_list;
+
+static int skip_has(const skip_list *l, const char *run_id) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->ids[i], run_id) == 0) return 1;
+  return 0;
+}
+
+static int skip_add(skip_list *l, const char *run_id) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 8;
+    void *p = realloc(l->ids, nc * sizeof *l->ids);
+    if (p == NULL) return -1;
+    l->ids = p;
+    l->cap = nc;
+  }
+  memcpy(l->ids[l->n++], run_id, WS_RUNID_MAX + 1);
+  return 0;
+}
+
 static int better(ws_mode mode, const ws_meta *c, const ws_meta *d) {
   return mode == WS_MODE_BEST ? entry_better(c, d) : entry_newer(c, d);
 }
@@ -413,12 +453,24 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     ws_error_io(err, errno, dir, "cannot open '%s': %s", dir, strerror(errno));
     return -1;
   }
-  /* Entries that failed verification but were left in place (a live
-   * writer's overwrite in flight) are skipped for the rest of this call. */
-  char skipped[4][WS_RUNID_MAX + 1];
-  size_t nskipped = 0;
-  int rc = 0;
-  for (int attempt = 0; attempt < 8; attempt++) {
+  /* The key dir is judged on the descriptor that everything is read
+   * through: a dir that someone not trusted can write is refused. */
+  ws_stamp dir_now;
+  if (ws_stamp_fd(dirfd, &dir_now) != 0) {
+    ws_error_io(err, errno, dir, "cannot stat '%s': %s", dir, strerror(errno));
+    close(dirfd);
+    return -1;
+  }
+  if (ws_trust_check(&s->trust, &dir_now, dir, err) != 0) {
+    close(dirfd); /* read-only: nothing to lose */
+    return -1;
+  }
+  /* Entries passed over for the rest of this call: those that failed
+   * verification but were left in place (a live writer's overwrite in
+   * flight). */
+  skip_list skipped = {NULL, 0, 0};
+  int rc = 0, reads = 0;
+  while (reads < 8) {
     const ws_listing *l = ws_scan_key_dir(s, key, dir, dirfd, now, 0, NULL);
     if (l == NULL) {
       ws_lcache_invalidate_dir(dir); /* the dir is gone (evicted elsewhere) */
@@ -427,23 +479,38 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     const ws_scanned *best = NULL;
     for (size_t i = 0; i < l->n; i++) {
       const ws_scanned *c = &l->items[i];
-      int skip = 0;
-      for (size_t k = 0; k < nskipped; k++) skip |= strcmp(skipped[k], c->run_id) == 0;
-      if (!skip && (best == NULL || better(mode, &c->meta, &best->meta))) best = c;
+      if (!skip_has(&skipped, c->run_id) &&
+          (best == NULL || better(mode, &c->meta, &best->meta)))
+        best = c;
     }
     if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
+    if (ws_trust_judge(&s->trust, &chosen.meta_st) != NULL) {
+      char name[WS_RUNID_MAX + 8], path[PATH_MAX];
+      snprintf(name, sizeof name, "%s.json", chosen.run_id);
+      if (ws_join(path, sizeof path, dir, name) != 0) snprintf(path, sizeof path, "%s", dir);
+      (void)ws_trust_check(&s->trust, &chosen.meta_st, path, err);
+      rc = -1;
+      break;
+    }
     out->dir_st = l->dir_st;
     int listing_settled = l->settled;
-    rc = read_payload(dir, dirfd, &chosen, sink, out, err);
+    reads++;
+    rc = read_payload(s, dir, dirfd, &chosen, sink, out, err);
     if (rc != 0) {
       out->settled = out->settled && listing_settled;
       break;
     }
-    if (nskipped < 4) memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
+    if (skip_add(&skipped, chosen.run_id) != 0) goto oom;
   }
+  free(skipped.ids);
   close(dirfd); /* read-only: nothing to lose */
   return rc;
+oom:
+  free(skipped.ids);
+  close(dirfd);
+  ws_error_set(err, ENOMEM, "out of memory looking up key '%s'", key);
+  return -1;
 }
 
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,

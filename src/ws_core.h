@@ -26,9 +26,14 @@
 
 /* What went wrong, in a form the glue turns into a classed R condition:
  * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
- * input (the argument's name), WS_ERR_OTHER anything else (out of memory,
+ * input (the argument's name), WS_ERR_UNTRUSTED a part of the store that
+ * someone not trusted can write (path; `argument` holds the reason: "owner",
+ * "group" or "others"), WS_ERR_OTHER anything else (out of memory,
  * OpenSSL). */
-typedef enum { WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT } ws_error_class;
+typedef enum {
+  WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT,
+  WS_ERR_UNTRUSTED /* a store, key dir or file others may write (path) */
+} ws_error_class;
 typedef struct ws_error {
   ws_error_class cls;
   int errnum; /* errno of the failing call, 0 when not an OS error */
@@ -48,6 +53,8 @@ void ws_error_io(ws_error *err, int errnum, const char *path,
                  const char *fmt, ...) WS_PRINTF(4, 5);
 void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
     WS_PRINTF(3, 4);
+void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
+                        const char *fmt, ...) WS_PRINTF(4, 5);
 
 typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
 /* How the payload bytes are to be read back. Entries written by the Rust
@@ -123,6 +130,8 @@ typedef int (*ws_poll_fn)(void *ctx);
 typedef struct ws_stamp {
   uint64_t dev, ino, size;
   uint32_t type; /* S_IFMT bits: a link or FIFO never equals a file */
+  uint32_t perm; /* permission bits (07777): who else may write it */
+  uint32_t uid, gid;
   int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
 } ws_stamp;
 /* lstat-like: a link is stamped as itself. */
@@ -166,6 +175,10 @@ int ws_rmdir_unpinned(const char *path);
 /* mkdir -p; with durable, each directory it creates is synced into its
  * parent. */
 int ws_mkdir_p(const char *path, int durable, int *created_leaf);
+/* The same, the last directory made with leaf_mode (the umask applies; the
+ * caller sets the exact mode on the directory it opened). */
+int ws_mkdir_p_mode(const char *path, int durable, int *created_leaf,
+                    unsigned leaf_mode);
 int ws_pid_alive(long pid);
 int ws_join(char *out, size_t cap, const char *dir, const char *name);
 
@@ -177,11 +190,16 @@ void ws_fresh_run_id(uint64_t now_ns, char out[WS_RUNID_MAX + 1]);
 uint64_t ws_unique_ns(uint64_t now_ns);
 
 /* ---- store.c ---- */
+/* Who besides the user may write to the store (trust.c): no one but root
+ * (USER), the members of the root's group (GROUP), anyone (ANY). What
+ * someone not trusted can write is refused before anything is read. */
+typedef enum { WS_TRUST_USER = 0, WS_TRUST_GROUP, WS_TRUST_ANY } ws_trust_mode;
 typedef struct ws_options {
   uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
   uint64_t ttl_ns;      /* 0 means never expires */
   int durable;          /* fsync files and directories */
   int memory_cache;     /* use the process-wide lookup cache */
+  ws_trust_mode trust;
 } ws_options;
 
 /* Fault injection, for the tests that simulate a crash or a full disk at an

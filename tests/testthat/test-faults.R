@@ -114,7 +114,8 @@ test_that("on a full disk a save fails, leaves no temps, keeps the earlier entry
   root <- tempfile("tmpfs-")
   dir.create(root)
   withr::defer(unlink(root, recursive = TRUE))
-  mount_or_skip(c("-t", "tmpfs", "-o", "size=1m", "tmpfs", root))
+  # mode=0700: a fresh tmpfs is world-writable (1777), which a store refuses.
+  mount_or_skip(c("-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", root))
   withr::defer(system2("umount", root), priority = "first")
   st <- ws_open(root)
   key <- key_for("full-disk")
