@@ -29,7 +29,8 @@ ws_info <- function(store) {
     ttl = opts$ttl,
     durable = opts$durable,
     memory_cache = opts$memory_cache,
-    trust = opts$trust
+    trust = opts$trust,
+    secret = opts$secret
   ), class = "ws_info")
 }
 
@@ -91,5 +92,5 @@ format_store <- function(info) {
       sprintf("  trusts:       %s%s", switch(info$trust, user = "its user",
                                               group = "its group",
                                               any = "anyone"),
-              ""))
+              if (isTRUE(info$secret)) "; signs and checks entries" else ""))
 }

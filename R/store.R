@@ -1,5 +1,6 @@
 ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
-                    durable = TRUE, memory_cache = TRUE, trust = NULL) {
+                    durable = TRUE, memory_cache = TRUE, trust = NULL,
+                    secret = NULL) {
   if (is.null(root)) root <- default_root()
   check_string(root, "root")
   check_nonneg(size_budget, "size_budget")
@@ -8,6 +9,8 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
   check_flag(memory_cache, "memory_cache")
   trust <- trust_code(if (is.null(trust)) default_trust() else trust,
                       sys.call())
+  secret <- secret_bytes(if (is.null(secret)) Sys.getenv("WARMSTART_SECRET")
+                         else secret, sys.call())
   root <- path.expand(root)
   if (file.exists(root) && !dir.exists(root)) {
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
@@ -19,7 +22,7 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
-        memory_cache, trust)
+        memory_cache, trust, secret)
 }
 
 trust_levels <- c("user", "group", "any")
@@ -40,6 +43,22 @@ trust_code <- function(trust, call) {
                      describe(trust)), "trust", call)
   }
   match(trust, trust_levels) - 1L
+}
+
+# The secret as bytes (NULL: none). A string counts by its UTF-8 bytes; ""
+# means none (an unset WARMSTART_SECRET). Short secrets can be guessed.
+secret_bytes <- function(secret, call) {
+  if (is.character(secret) && length(secret) == 1L && !is.na(secret)) {
+    if (!nzchar(secret)) return(NULL)
+    secret <- charToRaw(enc2utf8(secret))
+  }
+  if (!is.raw(secret) || length(secret) < 16L) {
+    stop_arg(paste0("`secret` must be a string or raw vector of at least 16 ",
+                    "bytes (e.g. from `openssl rand -hex 32`), not ",
+                    if (is.raw(secret)) sprintf("%d bytes", length(secret))
+                    else describe(secret)), "secret", call)
+  }
+  secret
 }
 
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,

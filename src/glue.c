@@ -118,12 +118,14 @@ static void store_finalizer(SEXP ptr) {
 }
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
-               SEXP memory_cache, SEXP trust) {
+               SEXP memory_cache, SEXP trust, SEXP secret) {
   const char *path = string_arg(root, "root");
   int trust_mode = Rf_asInteger(trust);
   if (trust_mode != WS_TRUST_USER && trust_mode != WS_TRUST_GROUP &&
       trust_mode != WS_TRUST_ANY)
     ws_raise_arg("trust", "`trust` must be \"user\", \"group\" or \"any\"");
+  if (secret != R_NilValue && TYPEOF(secret) != RAWSXP)
+    ws_raise_arg("secret", "`secret` must be a raw vector here");
   double b = Rf_asReal(budget), t = Rf_asReal(ttl);
   ws_options opt;
   opt.size_budget = (ISNAN(b) || b < 0) ? 0
@@ -143,6 +145,11 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
   ws_store *s = NULL;
   ws_error err;
   if (ws_store_open(path, &opt, &s, &err) != 0) ws_raise(&err);
+  if (secret != R_NilValue &&
+      ws_store_set_secret(s, RAW(secret), (size_t)XLENGTH(secret), &err) != 0) {
+    ws_store_close(s);
+    ws_raise(&err);
+  }
   R_SetExternalPtrAddr(ptr, s);
   UNPROTECT(2);
   return ptr;
@@ -157,7 +164,7 @@ SEXP C_ws_store_info(SEXP store) {
   ws_store *s = store_arg(store);
   const ws_options *o = ws_store_options(s);
   const char *names[] = {"root", "size_budget", "ttl", "durable",
-                         "memory_cache", "trust", ""};
+                         "memory_cache", "trust", "secret", ""};
   static const char *const trust_names[] = {"user", "group", "any"};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_mkString(ws_store_root(s)));
@@ -167,6 +174,7 @@ SEXP C_ws_store_info(SEXP store) {
   SET_VECTOR_ELT(out, 3, Rf_ScalarLogical(o->durable));
   SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->memory_cache));
   SET_VECTOR_ELT(out, 5, Rf_mkString(trust_names[o->trust]));
+  SET_VECTOR_ELT(out, 6, Rf_ScalarLogical(ws_store_has_secret(s)));
   UNPROTECT(1);
   return out;
 }
@@ -360,7 +368,8 @@ static int is_encoded_value(SEXP v) { return TYPEOF(v) == EXTPTRSXP; }
 
 static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
   const char *names[] = {"payload", "objective", "iteration", "kind",
-                         "written", "run_id",    "bytes",     "key", ""};
+                         "written", "run_id",    "bytes",     "key",
+                         "authenticated", ""};
   SEXP e = PROTECT(Rf_mkNamed(VECSXP, names));
   const ws_meta *m = &f->meta;
   SET_VECTOR_ELT(e, 0, value);
@@ -379,6 +388,7 @@ static SEXP make_entry(SEXP value, const ws_found *f, const char *key) {
   SET_VECTOR_ELT(e, 5, Rf_mkString(f->run_id));
   SET_VECTOR_ELT(e, 6, Rf_ScalarReal((double)m->payload_bytes));
   SET_VECTOR_ELT(e, 7, Rf_mkString(key));
+  SET_VECTOR_ELT(e, 8, Rf_ScalarLogical(f->authenticated));
   Rf_setAttrib(e, R_ClassSymbol, Rf_mkString("ws_entry"));
   UNPROTECT(2);
   return e;

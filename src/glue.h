@@ -6,7 +6,7 @@
 #include <Rinternals.h>
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache,
-               SEXP trust);
+               SEXP trust, SEXP secret);
 SEXP C_ws_close(SEXP store);
 SEXP C_ws_store_info(SEXP store);
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,

@@ -7,7 +7,7 @@
 #define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
 
 static const R_CallMethodDef call_methods[] = {
-    CALLDEF(C_ws_open, 6),         CALLDEF(C_ws_close, 1),
+    CALLDEF(C_ws_open, 7),         CALLDEF(C_ws_close, 1),
     CALLDEF(C_ws_store_info, 1),   CALLDEF(C_ws_save, 9),
     CALLDEF(C_ws_lookup, 3),       CALLDEF(C_ws_evict, 2),
     CALLDEF(C_ws_advance_time, 2), CALLDEF(C_ws_inject_fault, 4),

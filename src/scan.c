@@ -363,6 +363,7 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
     if (text == NULL && errno != EFBIG)
       return 0; /* gone, unreadable or changing now: not proof of damage */
     int ok = text != NULL && ws_meta_parse(text, len, &item->meta) == 0;
+    if (ok) ws_auth_read_claim(text, len, &item->meta);
     free(text);
     /* What was parsed must be the file that was stamped. */
     if (!ws_stamp_equal(&read_st, &item->meta_st)) return 0;

@@ -131,8 +131,23 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
 void ws_store_close(ws_store *s) {
   if (s == NULL) return;
   root_state_release(s->rs);
+  ws_auth_free(s->auth);
   free(s);
 }
+
+int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
+                        ws_error *err) {
+  ws_auth *a = NULL;
+  if (n > 0 && (a = ws_auth_new(secret, n)) == NULL) {
+    ws_error_set(err, ENOMEM, "cannot keep the secret (out of memory, or OpenSSL failed)");
+    return -1;
+  }
+  ws_auth_free(s->auth);
+  s->auth = a;
+  return 0;
+}
+
+int ws_store_has_secret(const ws_store *s) { return s->auth != NULL; }
 
 const char *ws_store_root(const ws_store *s) { return s->rs->root; }
 const ws_options *ws_store_options(const ws_store *s) { return &s->opt; }
@@ -287,13 +302,15 @@ static int fresh_stamps_equal(const char *dir, const char *run_id,
 
 /* The hot path: the cached value, while the key dir and the chosen entry's
  * files keep their stamps and the entry is within its TTL. Returns 1 with
- * *out filled, 0 to take the slow path. The row is the process's: its
- * stamps must pass this handle's trust (no system call). */
+ * *out filled, 0 to take the slow path. The row is the process's: it must
+ * also have been chosen under this handle's secret, and its stamps pass
+ * this handle's trust (no system call for either). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
-  if (ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
+  if (row->chosen_by != (s->auth ? ws_auth_key_id(s->auth) : 0) ||
+      ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
       ws_trust_judge(&s->trust, &row->meta_st) != NULL ||
       ws_trust_judge(&s->trust, &row->bin_st) != NULL)
     return 0;
@@ -308,6 +325,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   out->meta = row->meta;
   memcpy(out->run_id, row->run_id, sizeof out->run_id);
   out->cached_value = row->value;
+  out->authenticated = row->authenticated;
   return 1;
 }
 
@@ -467,7 +485,8 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
   }
   /* Entries passed over for the rest of this call: those that failed
    * verification but were left in place (a live writer's overwrite in
-   * flight). */
+   * flight), and those this handle may not return (an R value without a
+   * tag its secret verifies). */
   skip_list skipped = {NULL, 0, 0};
   int rc = 0, reads = 0;
   while (reads < 8) {
@@ -485,6 +504,13 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     }
     if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
+    int authenticated = s->auth != NULL && ws_auth_verify(s->auth, &chosen.meta);
+    if (s->auth != NULL && !authenticated &&
+        chosen.meta.format == WS_FORMAT_RSERIALIZED) {
+      /* Not ours to unserialize; kept (another secret may sign it). */
+      if (skip_add(&skipped, chosen.run_id) != 0) goto oom;
+      continue;
+    }
     if (ws_trust_judge(&s->trust, &chosen.meta_st) != NULL) {
       char name[WS_RUNID_MAX + 8], path[PATH_MAX];
       snprintf(name, sizeof name, "%s.json", chosen.run_id);
@@ -499,6 +525,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     rc = read_payload(s, dir, dirfd, &chosen, sink, out, err);
     if (rc != 0) {
       out->settled = out->settled && listing_settled;
+      out->authenticated = authenticated;
       break;
     }
     if (skip_add(&skipped, chosen.run_id) != 0) goto oom;
@@ -537,6 +564,8 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
   row.value = value;
   row.bytes = bytes;
   row.release = release;
+  row.chosen_by = s->auth ? ws_auth_key_id(s->auth) : 0;
+  row.authenticated = found->authenticated;
   ws_lcache_put(&row);
 }
 

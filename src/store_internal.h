@@ -71,6 +71,7 @@ struct ws_store {
   ws_root_state *rs;
   ws_options opt;
   ws_trust trust; /* whose writing this handle accepts */
+  ws_auth *auth;  /* its secret; NULL when it has none */
   ws_poll_fn poll; /* stops lock waits (an R interrupt); may be NULL */
   void *poll_ctx;
   uint64_t clock_offset_ns; /* tests only: simulated elapsed time */

@@ -1,4 +1,5 @@
-/* Who may write to a store (trust.c). Internal to the core. */
+/* Who may write to a store (trust.c) and the secret that authenticates
+ * entries (auth.c). Internal to the core. */
 #ifndef WS_TRUST_H
 #define WS_TRUST_H
 
@@ -33,5 +34,22 @@ unsigned ws_trust_file_mode(const ws_trust *t);
  * whatever the umask took away (a group's members must be able to add
  * entries). -1 with errno. */
 int ws_trust_fix_mode(const ws_trust *t, int fd, int is_dir);
+
+/* A secret, in memory only. */
+typedef struct ws_auth ws_auth;
+ws_auth *ws_auth_new(const void *secret, size_t n);
+void ws_auth_free(ws_auth *a);
+/* Which secret: 64 bits of an HMAC of a constant, never the secret. */
+uint64_t ws_auth_key_id(const ws_auth *a);
+/* Takes a meta text as ws_meta_to_json() wrote it (ending in its
+ * meta_sha256 member) and returns it with an hmac_sha256 member before
+ * that one, the digest recomputed over it; json is freed. NULL when out
+ * of memory or OpenSSL fails. */
+char *ws_auth_sign_meta(const ws_auth *a, char *json);
+/* Fills m's has_tag, tag and signed_sha256 from a meta text that
+ * ws_meta_parse() accepted. */
+void ws_auth_read_claim(const char *text, size_t len, ws_meta *m);
+/* 1 when m carries a tag that a holds the secret of. */
+int ws_auth_verify(const ws_auth *a, const ws_meta *m);
 
 #endif

@@ -158,6 +158,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   meta->written_nanos = (uint32_t)(now % UINT64_C(1000000000));
   step = "writing the meta";
   json = ws_meta_to_json(meta, label);
+  if (json != NULL && s->auth != NULL) json = ws_auth_sign_meta(s->auth, json);
   if (json == NULL) {
     errno = ENOMEM;
     goto fail;

@@ -74,6 +74,11 @@ typedef struct ws_meta {
   char checksum_hex[WS_CHECKSUM_HEX + 1];
   uint64_t payload_bytes;
   ws_format format;
+  /* auth.c: the meta's claim of authenticity, read from its text (not set
+   * by ws_meta_parse): the tag it carries and the SHA-256 of the text that
+   * tag covers. */
+  int has_tag;
+  unsigned char signed_sha256[32], tag[32];
 } ws_meta;
 
 /* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
@@ -247,6 +252,7 @@ typedef struct ws_found {
    * stamp was taken after its file's clock had moved on (ws_stamp_settled). */
   ws_stamp dir_st, meta_st, bin_st;
   int settled;
+  int authenticated; /* its tag verified under this handle's secret */
 } ws_found;
 
 int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
@@ -262,6 +268,11 @@ void ws_store_set_fault(ws_store *s, ws_fault_point point,
  * the wait and the call fails with EINTR. NULL: no check. */
 void ws_store_set_poll(ws_store *s, ws_poll_fn poll, void *ctx);
 void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx);
+/* The secret this handle signs its saves with and requires of the R values
+ * it returns (auth.c); kept in memory only. n == 0 removes it. */
+int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
+                        ws_error *err);
+int ws_store_has_secret(const ws_store *s);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
  * is replaced atomically. label may be NULL. */
@@ -323,6 +334,10 @@ typedef struct ws_lcache_row {
   size_t bytes;
   void (*release)(void *);
   uint64_t last_used;
+  /* Chosen by a handle with this secret (auth.c's key id; 0: none), which
+   * decides what may be chosen; authenticated under it. */
+  uint64_t chosen_by;
+  int authenticated;
 } ws_lcache_row;
 ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode);
 void ws_lcache_put(ws_lcache_row *row_template);
