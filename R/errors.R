@@ -6,6 +6,8 @@
 #   ws_untrusted_store  a part of the store that someone not trusted can
 #                    write; fields `path` and `reason` ("owner", "group",
 #                    "others")
+# and one warning class, "ws_unsafe_payload" (entries skipped because their
+# R serialization holds a promise, on R < 4.4.0).
 # Handlers and tests check these classes and fields, never the message text,
 # which carries the system's (locale-dependent) strerror().
 
@@ -37,3 +39,8 @@ raise_condition <- function(info) {
   stop(cond)
 }
 
+# A classed warning from C (src/errors.c ws_warn()).
+signal_warning <- function(class, message) {
+  warning(structure(class = c(class, "warning", "condition"),
+                    list(message = message, call = sys.call(-1))))
+}

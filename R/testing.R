@@ -37,3 +37,11 @@ ws_sweep_state <- function(store) {
 # This process's host token, as its temp file names carry it: processes with
 # the same token judge each other's liveness by pid (src/names.c).
 ws_host_token <- function() .Call(C_ws_host_token)
+
+# The R < 4.4 guard (src/glue.c): whether verified R serializations are
+# checked for promises before unserialize(); set at load, switched here by
+# tests. Returns the previous setting.
+ws_promise_guard <- function(on = NA) .Call(C_ws_promise_guard, on)
+
+# What rstream.c makes of bytes: "ok", "promise", "malformed", "unsupported".
+ws_rstream_check <- function(bytes) .Call(C_ws_rstream_check, bytes)

@@ -107,3 +107,17 @@ void ws_raise_arg(const char *argument, const char *fmt, ...) {
   va_end(ap);
   raise_condition("ws_bad_argument", msg, 0, NULL, argument);
 }
+
+void ws_warn(const char *cls, const char *fmt, ...) {
+  char msg[WS_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  SEXP ns = PROTECT(R_FindNamespace(Rf_mkString("warmstart")));
+  SEXP fun = PROTECT(Rf_findVarInFrame(ns, Rf_install("signal_warning")));
+  SEXP scls = PROTECT(Rf_mkString(cls)), smsg = PROTECT(Rf_mkString(msg));
+  SEXP call = PROTECT(Rf_lang3(fun, scls, smsg));
+  Rf_eval(call, ns);
+  UNPROTECT(5);
+}

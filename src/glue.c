@@ -235,6 +235,9 @@ typedef struct alloc_ctx {
   SEXP vec;
   int nprotect;
   size_t n;
+  int malformed; /* the returned bytes are no R serialization */
+  int refused;   /* entries skipped for what their serialization holds */
+  ws_rstream_verdict refused_for;
 } alloc_ctx;
 
 /* Payloads of a megabyte or more get pages of their own (mmap), handed
@@ -290,6 +293,53 @@ static void *sink_alloc(void *ctx, size_t n) {
   a->nprotect++;
   a->vec = v;
   return RAW(v);
+}
+
+/* ---- the R < 4.4 guard ----
+ * unserialize() before R 4.4.0 hands out a promise read from the stream,
+ * whose code runs at the value's first use (CVE-2024-27322). There, every
+ * R-serialized payload is first read by rstream.c, and one holding a
+ * promise where R never writes one is skipped (left on disk). Set from R
+ * at load (.onLoad: getRversion() < "4.4.0"); on until then. */
+static int promise_guard = 1;
+
+SEXP C_ws_promise_guard(SEXP on) {
+  int old = promise_guard;
+  if (TYPEOF(on) == LGLSXP && XLENGTH(on) == 1 && LOGICAL(on)[0] != NA_LOGICAL)
+    promise_guard = LOGICAL(on)[0];
+  return Rf_ScalarLogical(old);
+}
+
+static const char *verdict_name(ws_rstream_verdict v) {
+  switch (v) {
+  case WS_RSTREAM_OK: return "ok";
+  case WS_RSTREAM_PROMISE: return "promise";
+  case WS_RSTREAM_MALFORMED: return "malformed";
+  case WS_RSTREAM_UNSUPPORTED: return "unsupported";
+  default: return "out of memory";
+  }
+}
+
+SEXP C_ws_rstream_check(SEXP bytes) {
+  if (TYPEOF(bytes) != RAWSXP) ws_raise_arg("bytes", "`bytes` must be a raw vector");
+  return Rf_mkString(verdict_name(ws_rstream_check(RAW(bytes), (size_t)XLENGTH(bytes))));
+}
+
+/* Called by the core with verified bytes, before it returns them. */
+static int sink_accept(void *ctx, const void *bytes, size_t n,
+                       const ws_meta *meta) {
+  alloc_ctx *a = ctx;
+  if (meta->format != WS_FORMAT_RSERIALIZED || !promise_guard) return 1;
+  ws_rstream_verdict v = ws_rstream_check(bytes, n);
+  if (v == WS_RSTREAM_OK) return 1;
+  if (v == WS_RSTREAM_MALFORMED) {
+    /* Returned, and then removed unread, like bytes unserialize() refuses. */
+    a->malformed = 1;
+    return 1;
+  }
+  a->refused++;
+  a->refused_for = v;
+  return 0;
 }
 
 static SEXP unserialize_body(void *data) {
@@ -402,18 +452,38 @@ static SEXP decode(SEXP bytes, int *failed) {
 }
 
 
+/* Says which entries the guard skipped. Called last, with the result
+ * protected: a handler of the warning may run any R code. */
+static void warn_refused(const alloc_ctx *a, const char *key) {
+  if (a->refused == 0) return;
+  ws_warn("ws_unsafe_payload",
+          "skipped %d entr%s of key %s: %s R serialization %s, which "
+          "unserialize() before R 4.4.0 would hand out to run at first use "
+          "(CVE-2024-27322); left in place",
+          a->refused, a->refused == 1 ? "y" : "ies", key,
+          a->refused == 1 ? "its" : "their",
+          a->refused_for == WS_RSTREAM_PROMISE
+              ? "holds a promise outside an environment's frame"
+              : a->refused_for == WS_RSTREAM_UNSUPPORTED
+                    ? "is in the ASCII format, which is not checked"
+                    : "could not be checked (out of memory)");
+}
+
 SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
-  alloc_ctx a = {R_NilValue, 0, 0};
-  ws_payload_sink sink = {sink_alloc, &a};
+  alloc_ctx a = {R_NilValue, 0, 0, 0, 0, WS_RSTREAM_OK};
+  ws_payload_sink sink = {sink_alloc, &a, sink_accept};
   ws_found f;
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
   UNPROTECT(a.nprotect);
   if (rc < 0) ws_raise(&err);
-  if (rc == 0) return R_NilValue;
+  if (rc == 0) {
+    warn_refused(&a, k);
+    return R_NilValue;
+  }
   if (f.cached_value != NULL) {
     SEXP value = (SEXP)f.cached_value;
     /* Decoded before, so an error here is R's (memory), not the entry's:
@@ -429,8 +499,15 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   SEXP value = bytes, cached = bytes;
   int nprot = 1, failed = 0;
   if (f.meta.format == WS_FORMAT_RSERIALIZED) {
-    /* Only now, with the checksum verified, are the bytes unserialized. */
-    value = PROTECT(decode(bytes, &failed));
+    /* Only now, with the checksum verified, are the bytes unserialized
+     * (unless the guard found them malformed: then not at all). */
+    if (a.malformed) {
+      value = R_NilValue;
+      failed = 1;
+    } else {
+      value = decode(bytes, &failed);
+    }
+    PROTECT(value);
     nprot++;
     if (failed) {
       ws_store_discard(s, k, f.run_id);
@@ -438,6 +515,7 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
       Rf_warning("removed entry %s of key %s: its payload passed the "
                  "checksum but is not a readable R serialization",
                  f.run_id, k);
+      warn_refused(&a, k);
       return R_NilValue;
     }
     cached = value;
@@ -452,8 +530,9 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest) {
   R_PreserveObject(cached);
   ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
                      release_sexp);
-  SEXP out = make_entry(value, &f, k);
-  UNPROTECT(nprot);
+  SEXP out = PROTECT(make_entry(value, &f, k));
+  warn_refused(&a, k);
+  UNPROTECT(nprot + 1);
   return out;
 }
 

@@ -26,11 +26,16 @@ SEXP C_ws_same_object(SEXP x, SEXP y);
 SEXP C_ws_valid_run_id(SEXP run_id);
 SEXP C_ws_host_token(void);
 SEXP C_ws_key(SEXP args);
+SEXP C_ws_promise_guard(SEXP on);
+SEXP C_ws_rstream_check(SEXP bytes);
 
 /* errors.c: raise a classed R condition; neither returns. */
 struct ws_error;
 void ws_raise(const struct ws_error *err) __attribute__((noreturn));
 void ws_raise_arg(const char *argument, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
+/* A warning of class cls (and "warning"): handlers can catch it by class. */
+void ws_warn(const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -16,6 +16,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(C_ws_list, 3),         CALLDEF(C_ws_remove, 3),
     CALLDEF(C_ws_cache_limits, 2),  CALLDEF(C_ws_sweep_state, 1),
     CALLDEF(C_ws_valid_run_id, 1), CALLDEF(C_ws_host_token, 0),
+    CALLDEF(C_ws_promise_guard, 1), CALLDEF(C_ws_rstream_check, 1),
     {NULL, NULL, 0}};
 
 void R_init_warmstart(DllInfo *dll) {

@@ -410,6 +410,10 @@ static int read_payload(ws_store *s, const char *dir, int dirfd,
     return 0;
   }
   if (changed) return 0; /* verified bytes of a file that then changed */
+  /* The caller's own check (the glue's look at an R serialization): an
+   * entry it refuses is skipped, not removed. */
+  if (sink->accept != NULL && !sink->accept(sink->ctx, buf, n, &item->meta))
+    return 0;
   out->meta = item->meta;
   memcpy(out->run_id, item->run_id, sizeof out->run_id);
   out->meta_st = item->meta_st;
@@ -486,7 +490,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
   /* Entries passed over for the rest of this call: those that failed
    * verification but were left in place (a live writer's overwrite in
    * flight), and those this handle may not return (an R value without a
-   * tag its secret verifies). */
+   * tag its secret verifies, a payload the glue refused). */
   skip_list skipped = {NULL, 0, 0};
   int rc = 0, reads = 0;
   while (reads < 8) {

@@ -238,10 +238,13 @@ typedef struct ws_sweep_stats {
 enum { WS_SWEEP_FORCE = 1, WS_SWEEP_VERIFY = 2 };
 
 /* Where a cold lookup reads the payload: the glue allocates the R vector and
- * the core reads straight into it. alloc returns NULL when it cannot. */
+ * the core reads straight into it. alloc returns NULL when it cannot.
+ * accept (may be NULL) sees verified bytes before they are returned: 0
+ * skips the entry (kept on disk) and the lookup goes on to the next. */
 typedef struct ws_payload_sink {
   void *(*alloc)(void *ctx, size_t n);
   void *ctx;
+  int (*accept)(void *ctx, const void *bytes, size_t n, const ws_meta *meta);
 } ws_payload_sink;
 
 typedef struct ws_found {
