@@ -30,7 +30,9 @@ ws_info <- function(store) {
     ttl = opts$ttl,
     durable = opts$durable,
     memory_cache = opts$memory_cache,
-    semantics = opts$semantics
+    semantics = opts$semantics,
+    trust = opts$trust,
+    secret = opts$secret
   ), class = "ws_info")
 }
 
@@ -88,5 +90,10 @@ format_store <- function(info) {
       format_seconds(info$ttl)),
     sprintf("  durable:      %s   memory cache: %s", info$durable,
             info$memory_cache),
-    sprintf("  semantics:    %s", info$semantics))
+    sprintf("  semantics:    %s", info$semantics),
+    if (!is.null(info$trust))
+      sprintf("  trusts:       %s%s", switch(info$trust, user = "its user",
+                                              group = "its group",
+                                              any = "anyone"),
+              if (isTRUE(info$secret)) "; signs and checks entries" else ""))
 }

@@ -1,6 +1,7 @@
 ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
                     durable = TRUE, memory_cache = TRUE,
-                    semantics = c("0.3.122", "access")) {
+                    semantics = c("0.3.122", "access"), trust = NULL,
+                    secret = NULL) {
   if (is.null(root)) root <- default_root()
   check_string(root, "root")
   check_nonneg(size_budget, "size_budget")
@@ -13,6 +14,10 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
     stop_arg(sprintf("`semantics` must be \"0.3.122\" or \"access\", not %s",
                      describe(semantics)), "semantics", sys.call())
   }
+  trust <- trust_code(if (is.null(trust)) default_trust() else trust,
+                      sys.call())
+  secret <- secret_bytes(if (is.null(secret)) Sys.getenv("WARMSTART_SECRET")
+                         else secret, sys.call())
   root <- path.expand(root)
   if (file.exists(root) && !dir.exists(root)) {
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
@@ -24,13 +29,49 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
-        memory_cache, semantics, producer())
+        memory_cache, semantics, producer(), trust, secret)
 }
 
 # What every meta we write names as its producer (the newer Rust stores'
 # field): "warmstart <version>".
 producer <- function() {
   paste("warmstart", getNamespaceVersion("warmstart")[[1L]])
+}
+
+trust_levels <- c("user", "group", "any")
+
+# Whose writing a store accepts when ws_open() is not told: option
+# `warmstart.trust`, then WARMSTART_TRUST, then "user".
+default_trust <- function() {
+  opt <- getOption("warmstart.trust")
+  if (!is.null(opt)) return(opt)
+  env <- Sys.getenv("WARMSTART_TRUST")
+  if (nzchar(env)) env else "user"
+}
+
+trust_code <- function(trust, call) {
+  if (!is.character(trust) || length(trust) != 1L || is.na(trust) ||
+      !trust %in% trust_levels) {
+    stop_arg(sprintf("`trust` must be \"user\", \"group\" or \"any\", not %s",
+                     describe(trust)), "trust", call)
+  }
+  match(trust, trust_levels) - 1L
+}
+
+# The secret as bytes (NULL: none). A string counts by its UTF-8 bytes; ""
+# means none (an unset WARMSTART_SECRET). Short secrets can be guessed.
+secret_bytes <- function(secret, call) {
+  if (is.character(secret) && length(secret) == 1L && !is.na(secret)) {
+    if (!nzchar(secret)) return(NULL)
+    secret <- charToRaw(enc2utf8(secret))
+  }
+  if (!is.raw(secret) || length(secret) < 16L) {
+    stop_arg(paste0("`secret` must be a string or raw vector of at least 16 ",
+                    "bytes (e.g. from `openssl rand -hex 32`), not ",
+                    if (is.raw(secret)) sprintf("%d bytes", length(secret))
+                    else describe(secret)), "secret", call)
+  }
+  secret
 }
 
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,

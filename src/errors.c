@@ -65,8 +65,9 @@ static SEXP str_or_null(const char *s) {
  * path, argument)); it never returns. The R function is looked up in the
  * namespace, so sys.call(-1) there is the user-facing function that made
  * the .Call. */
-static void raise_condition(const char *cls, const char *msg, int errnum,
-                            const char *path, const char *argument) {
+static void __attribute__((noreturn))
+raise_condition(const char *cls, const char *msg, int errnum,
+                const char *path, const char *argument) {
   SEXP ns = PROTECT(R_FindNamespace(Rf_mkString("warmstart")));
   SEXP fun = PROTECT(Rf_findVarInFrame(ns, Rf_install("raise_condition")));
   SEXP info = PROTECT(Rf_allocVector(VECSXP, 6));
@@ -89,6 +90,10 @@ void ws_raise(const ws_error *err) {
   case WS_ERR_ARGUMENT:
     raise_condition("ws_bad_argument", err->msg, 0, NULL, err->argument);
     break;
+  case WS_ERR_UNTRUSTED:
+    /* The reason ("owner", "group", "others") travels as `argument`. */
+    raise_condition("ws_untrusted_store", err->msg, 0, err->path, err->argument);
+    break;
   default:
     raise_condition("ws_error", err->msg, err->errnum, NULL, NULL);
   }
@@ -110,4 +115,18 @@ void ws_raise_class(const char *cls, const char *fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   raise_condition(cls, msg, 0, NULL, NULL);
+}
+
+void ws_warn(const char *cls, const char *fmt, ...) {
+  char msg[WS_ERRMSG_MAX];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  SEXP ns = PROTECT(R_FindNamespace(Rf_mkString("warmstart")));
+  SEXP fun = PROTECT(Rf_findVarInFrame(ns, Rf_install("signal_warning")));
+  SEXP scls = PROTECT(Rf_mkString(cls)), smsg = PROTECT(Rf_mkString(msg));
+  SEXP call = PROTECT(Rf_lang3(fun, scls, smsg));
+  Rf_eval(call, ns);
+  UNPROTECT(5);
 }

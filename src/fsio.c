@@ -30,6 +30,9 @@ void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out) {
   out->ino = (uint64_t)st->st_ino;
   out->size = (uint64_t)st->st_size;
   out->type = (uint32_t)(st->st_mode & S_IFMT);
+  out->perm = (uint32_t)(st->st_mode & 07777);
+  out->uid = (uint32_t)st->st_uid;
+  out->gid = (uint32_t)st->st_gid;
   out->mtime_s = (int64_t)st->st_mtim.tv_sec;
   out->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
   out->ctime_s = (int64_t)st->st_ctim.tv_sec;
@@ -61,7 +64,8 @@ int ws_stamp_is_regular(const ws_stamp *s) { return s->type == (uint32_t)S_IFREG
 
 int ws_stamp_equal(const ws_stamp *a, const ws_stamp *b) {
   return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-         a->type == b->type && a->mtime_s == b->mtime_s &&
+         a->type == b->type && a->perm == b->perm && a->uid == b->uid &&
+         a->gid == b->gid && a->mtime_s == b->mtime_s &&
          a->mtime_ns == b->mtime_ns && a->ctime_s == b->ctime_s &&
          a->ctime_ns == b->ctime_ns;
 }
@@ -329,6 +333,11 @@ static int fsync_parent(const char *path) {
 }
 
 int ws_mkdir_p(const char *path, int durable, int *created_leaf) {
+  return ws_mkdir_p_mode(path, durable, created_leaf, 0777);
+}
+
+int ws_mkdir_p_mode(const char *path, int durable, int *created_leaf,
+                    unsigned leaf_mode) {
   char buf[PATH_MAX];
   size_t n = strlen(path);
   if (created_leaf) *created_leaf = 0;
@@ -336,23 +345,26 @@ int ws_mkdir_p(const char *path, int durable, int *created_leaf) {
     errno = ENAMETOOLONG;
     return -1;
   }
+  /* Without trailing slashes, so that the last directory made is the leaf
+   * (and gets leaf_mode). */
+  memcpy(buf, path, n + 1);
+  while (n > 1 && buf[n - 1] == '/') buf[--n] = '\0';
   /* The common case, a save into a store that exists, costs one call. An
    * existing non-directory is the callers' to see: both open the path as
    * a directory next (ENOTDIR) or stat it. */
-  if (mkdir(path, 0777) == 0) {
+  if (mkdir(buf, (mode_t)leaf_mode) == 0) {
     if (created_leaf) *created_leaf = 1;
     /* A new directory survives a crash only once its parent is synced. */
-    return durable ? fsync_parent(path) : 0;
+    return durable ? fsync_parent(buf) : 0;
   }
   if (errno == EEXIST) return 0;
   if (errno != ENOENT) return -1;
   /* A parent is missing: create the chain from the top. */
-  memcpy(buf, path, n + 1);
   for (size_t i = 1; i <= n; i++) {
     if (buf[i] != '/' && buf[i] != '\0') continue;
     char saved = buf[i];
     buf[i] = '\0';
-    if (mkdir(buf, 0777) == 0) {
+    if (mkdir(buf, i == n ? (mode_t)leaf_mode : 0777) == 0) {
       if (i == n && created_leaf) *created_leaf = 1;
       if (durable && fsync_parent(buf) != 0) return -1;
     } else if (errno != EEXIST) {

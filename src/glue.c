@@ -129,10 +129,17 @@ static void store_finalizer(SEXP ptr) {
 }
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
-               SEXP memory_cache, SEXP semantics, SEXP producer) {
+               SEXP memory_cache, SEXP semantics, SEXP producer, SEXP trust,
+               SEXP secret) {
   const char *path = string_arg(root, "root");
   const char *sem = string_arg(semantics, "semantics");
   const char *prod = string_arg(producer, "producer");
+  int trust_mode = Rf_asInteger(trust);
+  if (trust_mode != WS_TRUST_USER && trust_mode != WS_TRUST_GROUP &&
+      trust_mode != WS_TRUST_ANY)
+    ws_raise_arg("trust", "`trust` must be \"user\", \"group\" or \"any\"");
+  if (secret != R_NilValue && TYPEOF(secret) != RAWSXP)
+    ws_raise_arg("secret", "`secret` must be a raw vector here");
   double b = Rf_asReal(budget), t = Rf_asReal(ttl);
   ws_options opt;
   opt.size_budget = (ISNAN(b) || b < 0) ? 0
@@ -151,6 +158,7 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
   if (strlen(prod) > WS_PRODUCER_MAX)
     ws_raise_arg("producer", "`producer` must be at most %d bytes", WS_PRODUCER_MAX);
   memcpy(opt.producer, prod, strlen(prod) + 1);
+  opt.trust = (ws_trust_mode)trust_mode;
   /* Every R allocation first: once the core has opened the store, nothing
    * may longjmp before the finalizer owns the handle. */
   SEXP ptr = PROTECT(R_MakeExternalPtr(NULL, R_NilValue, R_NilValue));
@@ -160,6 +168,11 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
   ws_store *s = NULL;
   ws_error err;
   if (ws_store_open(path, &opt, &s, &err) != 0) ws_raise(&err);
+  if (secret != R_NilValue &&
+      ws_store_set_secret(s, RAW(secret), (size_t)XLENGTH(secret), &err) != 0) {
+    ws_store_close(s);
+    ws_raise(&err);
+  }
   R_SetExternalPtrAddr(ptr, s);
   UNPROTECT(2);
   return ptr;
@@ -174,7 +187,9 @@ SEXP C_ws_store_info(SEXP store) {
   ws_store *s = store_arg(store);
   const ws_options *o = ws_store_options(s);
   const char *names[] = {"root", "size_budget", "ttl", "durable",
-                         "memory_cache", "semantics", "producer", ""};
+                         "memory_cache", "semantics", "producer", "trust",
+                         "secret", ""};
+  static const char *const trust_names[] = {"user", "group", "any"};
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   SET_VECTOR_ELT(out, 0, Rf_mkString(ws_store_root(s)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(o->size_budget == UINT64_MAX
@@ -185,6 +200,8 @@ SEXP C_ws_store_info(SEXP store) {
   SET_VECTOR_ELT(out, 5, Rf_mkString(o->semantics == WS_SEMANTICS_ACCESS
                                          ? "access" : "0.3.122"));
   SET_VECTOR_ELT(out, 6, Rf_mkString(o->producer));
+  SET_VECTOR_ELT(out, 7, Rf_mkString(trust_names[o->trust]));
+  SET_VECTOR_ELT(out, 8, Rf_ScalarLogical(ws_store_has_secret(s)));
   UNPROTECT(1);
   return out;
 }
@@ -244,6 +261,9 @@ typedef struct alloc_ctx {
   SEXP vec;
   PROTECT_INDEX slot;
   size_t n;
+  int malformed; /* the returned bytes are no R serialization */
+  int refused;   /* entries skipped for what their serialization holds */
+  ws_rstream_verdict refused_for;
 } alloc_ctx;
 
 /* Payloads of a megabyte or more get pages of their own (mmap), handed
@@ -298,6 +318,60 @@ static void *sink_alloc(void *ctx, size_t n) {
   if (TYPEOF(v) != RAWSXP) return NULL;
   REPROTECT(a->vec = v, a->slot);
   return RAW(v);
+}
+
+/* ---- the R < 4.4 guard ----
+ * unserialize() before R 4.4.0 hands out a promise read from the stream,
+ * whose code runs at the value's first use (CVE-2024-27322). There, every
+ * R-serialized payload is first read by rstream.c, and one holding a
+ * promise where R never writes one is skipped (left on disk). Set from R
+ * at load (.onLoad: getRversion() < "4.4.0"); on until then. */
+static int promise_guard = 1;
+
+SEXP C_ws_promise_guard(SEXP on) {
+  int old = promise_guard;
+  if (TYPEOF(on) == LGLSXP && XLENGTH(on) == 1 && LOGICAL(on)[0] != NA_LOGICAL)
+    promise_guard = LOGICAL(on)[0];
+  return Rf_ScalarLogical(old);
+}
+
+static const char *verdict_name(ws_rstream_verdict v) {
+  switch (v) {
+  case WS_RSTREAM_OK: return "ok";
+  case WS_RSTREAM_PROMISE: return "promise";
+  case WS_RSTREAM_MALFORMED: return "malformed";
+  case WS_RSTREAM_UNSUPPORTED: return "unsupported";
+  default: return "out of memory";
+  }
+}
+
+SEXP C_ws_rstream_check(SEXP bytes) {
+  if (TYPEOF(bytes) != RAWSXP) ws_raise_arg("bytes", "`bytes` must be a raw vector");
+  return Rf_mkString(verdict_name(ws_rstream_check(RAW(bytes), (size_t)XLENGTH(bytes))));
+}
+
+/* Called by the core with verified bytes, before it returns them. */
+static int sink_accept(void *ctx, const void *bytes, size_t n,
+                       const ws_meta *meta) {
+  alloc_ctx *a = ctx;
+  a->malformed = 0;
+  /* What the glue would unserialize: a stated R value, or bytes without a
+   * stated format that begin with R's header. */
+  int decodable = meta->format == WS_FORMAT_RSERIALIZED ||
+                  (meta->format == WS_FORMAT_UNSTATED &&
+                   ws_is_r_serialization(bytes, n));
+  if (!decodable || !promise_guard) return 1;
+  ws_rstream_verdict v = ws_rstream_check(bytes, n);
+  if (v == WS_RSTREAM_OK) return 1;
+  if (v == WS_RSTREAM_MALFORMED) {
+    /* Returned, never unserialized: a ws_decode_error for a stated R
+     * value (kept), the bytes as they are without a stated format. */
+    a->malformed = 1;
+    return 1;
+  }
+  a->refused++;
+  a->refused_for = v;
+  return 0;
 }
 
 static SEXP unserialize_body(void *data) {
@@ -392,7 +466,7 @@ static SEXP make_entry(const ws_store *s, SEXP value, const ws_found *f,
                        const char *key) {
   const char *names[] = {"payload", "objective", "iteration", "kind",
                          "written", "run_id",    "bytes",     "key",
-                         "producer", "accessed", ""};
+                         "producer", "accessed", "authenticated", ""};
   SEXP e = PROTECT(Rf_mkNamed(VECSXP, names));
   const ws_meta *m = &f->meta;
   SET_VECTOR_ELT(e, 0, value);
@@ -408,6 +482,7 @@ static SEXP make_entry(const ws_store *s, SEXP value, const ws_found *f,
   SET_VECTOR_ELT(e, 7, Rf_mkString(key));
   SET_VECTOR_ELT(e, 8, Rf_ScalarString(producer_of(m)));
   SET_VECTOR_ELT(e, 9, posixct(Rf_ScalarReal(accessed_of(m))));
+  SET_VECTOR_ELT(e, 10, Rf_ScalarLogical(f->authenticated));
   Rf_setAttrib(e, R_ClassSymbol, Rf_mkString("ws_entry"));
   UNPROTECT(1);
   return e;
@@ -421,6 +496,23 @@ static SEXP decode(SEXP bytes, int *failed) {
 }
 
 
+/* Says which entries the guard skipped. Called last, with the result
+ * protected: a handler of the warning may run any R code. */
+static void warn_refused(const alloc_ctx *a, const char *key) {
+  if (a->refused == 0) return;
+  ws_warn("ws_unsafe_payload",
+          "skipped %d entr%s of key %s: %s R serialization %s, which "
+          "unserialize() before R 4.4.0 would hand out to run at first use "
+          "(CVE-2024-27322); left in place",
+          a->refused, a->refused == 1 ? "y" : "ies", key,
+          a->refused == 1 ? "its" : "their",
+          a->refused_for == WS_RSTREAM_PROMISE
+              ? "holds a promise outside an environment's frame"
+              : a->refused_for == WS_RSTREAM_UNSUPPORTED
+                    ? "is in the ASCII format, which is not checked"
+                    : "could not be checked (out of memory)");
+}
+
 /* touch: record an access in the entry returned; NA: as the store's
  * semantics say (ws_cachem() asks for it on any store for its LRU). */
 SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
@@ -430,14 +522,15 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
   int record = Rf_asLogical(touch);
   if (record == NA_LOGICAL)
     record = ws_store_options(s)->semantics == WS_SEMANTICS_ACCESS;
-  alloc_ctx a = {R_NilValue, 0, 0};
+  alloc_ctx a = {R_NilValue, 0, 0, 0, 0, WS_RSTREAM_OK};
   PROTECT_WITH_INDEX(R_NilValue, &a.slot);
-  ws_payload_sink sink = {sink_alloc, &a};
+  ws_payload_sink sink = {sink_alloc, &a, sink_accept};
   ws_found f;
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
   if (rc < 0) ws_raise(&err);
   if (rc == 0) {
+    warn_refused(&a, k);
     UNPROTECT(1);
     return R_NilValue;
   }
@@ -459,17 +552,28 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
   int nprot = 1, failed = 0;
   /* Without a stated format (a Rust writer's entry, or ours after a newer
    * Rust store's lookup rewrote the meta) the payload's header decides,
-   * and bytes that then fail to decode are returned as they are. */
+   * and bytes that then fail to decode are returned as they are. With a
+   * secret, only an authenticated payload is ever decoded. */
   int stated = f.meta.format == WS_FORMAT_RSERIALIZED;
   int unstated_r = f.meta.format == WS_FORMAT_UNSTATED &&
+                   (!ws_store_has_secret(s) || f.authenticated) &&
                    ws_is_r_serialization(RAW(bytes), (size_t)XLENGTH(bytes));
   if (unstated_r) {
-    SEXP decoded = PROTECT(decode(bytes, &failed));
-    nprot++;
-    if (!failed) value = decoded;
+    if (!a.malformed) {
+      SEXP decoded = PROTECT(decode(bytes, &failed));
+      nprot++;
+      if (!failed) value = decoded;
+    }
   } else if (stated) {
-    /* Only now, with the checksum verified, are the bytes unserialized. */
-    value = PROTECT(decode(bytes, &failed));
+    /* Only now, with the checksum verified, are the bytes unserialized
+     * (unless the guard found them malformed: then not at all). */
+    if (a.malformed) {
+      value = R_NilValue;
+      failed = 1;
+    } else {
+      value = decode(bytes, &failed);
+    }
+    PROTECT(value);
     nprot++;
     if (failed) {
       /* Verified bytes are kept whatever goes wrong here: this R may be
@@ -497,8 +601,9 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
     ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
                        release_sexp);
   }
-  SEXP out = make_entry(s, value, &f, k);
-  UNPROTECT(nprot);
+  SEXP out = PROTECT(make_entry(s, value, &f, k));
+  warn_refused(&a, k);
+  UNPROTECT(nprot + 1);
   return out;
 }
 

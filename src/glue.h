@@ -6,7 +6,7 @@
 #include <Rinternals.h>
 
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable, SEXP memory_cache,
-               SEXP semantics, SEXP producer);
+               SEXP semantics, SEXP producer, SEXP trust, SEXP secret);
 SEXP C_ws_close(SEXP store);
 SEXP C_ws_store_info(SEXP store);
 SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
@@ -31,6 +31,8 @@ SEXP C_ws_sha256(SEXP bytes);
 SEXP C_ws_claim(SEXP store, SEXP key);
 SEXP C_ws_release(SEXP claim);
 SEXP C_ws_key(SEXP args);
+SEXP C_ws_promise_guard(SEXP on);
+SEXP C_ws_rstream_check(SEXP bytes);
 
 /* errors.c: raise a classed R condition; neither returns. */
 struct ws_error;
@@ -40,5 +42,8 @@ void ws_raise_arg(const char *argument, const char *fmt, ...)
 /* A condition of class cls (then "ws_error", "error"). */
 void ws_raise_class(const char *cls, const char *fmt, ...)
     __attribute__((noreturn, format(printf, 2, 3)));
+/* A warning of class cls (and "warning"): handlers can catch it by class. */
+void ws_warn(const char *cls, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -7,7 +7,7 @@
 #define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
 
 static const R_CallMethodDef call_methods[] = {
-    CALLDEF(C_ws_open, 7),         CALLDEF(C_ws_close, 1),
+    CALLDEF(C_ws_open, 9),         CALLDEF(C_ws_close, 1),
     CALLDEF(C_ws_store_info, 1),   CALLDEF(C_ws_save, 9),
     CALLDEF(C_ws_lookup, 4),       CALLDEF(C_ws_evict, 2),
     CALLDEF(C_ws_advance_time, 2), CALLDEF(C_ws_inject_fault, 4),
@@ -19,6 +19,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(C_ws_remove_entry, 3), CALLDEF(C_ws_is_r_serialization, 1),
     CALLDEF(C_ws_claim, 2),        CALLDEF(C_ws_release, 1),
     CALLDEF(C_ws_sha256, 1),
+    CALLDEF(C_ws_promise_guard, 1), CALLDEF(C_ws_rstream_check, 1),
     {NULL, NULL, 0}};
 
 void R_init_warmstart(DllInfo *dll) {

@@ -388,6 +388,7 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
      * any size): not proof of damage. */
     if (text == NULL) return 0;
     int parsed = ws_meta_parse(text, len, &item->meta);
+    if (parsed == 0) ws_auth_read_claim(text, len, &item->meta);
     free(text);
     /* What was parsed must be the file that was stamped. */
     if (!ws_stamp_equal(&read_st, &item->meta_st)) return 0;
@@ -451,7 +452,10 @@ const ws_listing *ws_scan_key_dir(ws_store *s, const char *key,
   scan c = {s, dir, dirfd, 0, now_ns, ws_real_now_ns(), stats};
   const ws_listing *result = NULL;
   ws_stamp dir_st;
-  if (ws_stamp_fd(dirfd, &dir_st) != 0) {
+  /* A key dir that someone not trusted can write is not read or cleaned
+   * up: to this handle it is not part of the store. */
+  if (ws_stamp_fd(dirfd, &dir_st) != 0 ||
+      ws_trust_judge(&s->trust, &dir_st) != NULL) {
     ws_strmap_remove(cache, key);
     return NULL;
   }

@@ -92,8 +92,11 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
                   ws_error *err) {
   char abs[PATH_MAX];
   struct stat st;
+  ws_trust trust;
+  int created = 0;
   *out = NULL;
-  if (ws_mkdir_p(root, opt->durable, NULL) != 0) {
+  ws_trust_init(&trust, opt->trust);
+  if (ws_mkdir_p_mode(root, opt->durable, &created, ws_trust_dir_mode(&trust)) != 0) {
     ws_error_io(err, errno, root, "cannot create store root '%s': %s", root,
                  strerror(errno));
     return -1;
@@ -109,6 +112,10 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
     ws_error_io(err, ENOTDIR, root, "store root '%s' is not a directory", root);
     return -1;
   }
+  /* The directory the path leads to (a link is the user's choice) must be
+   * written only by those trusted; a new one gets its mode whatever the
+   * umask. */
+  if (ws_trust_open_root(&trust, abs, created, err) != 0) return -1;
   ws_store *s = calloc(1, sizeof *s);
   if (s == NULL || (s->rs = root_state_get(abs)) == NULL) {
     free(s);
@@ -116,6 +123,7 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
     return -1;
   }
   s->opt = *opt;
+  s->trust = trust;
   *out = s;
   return 0;
 }
@@ -123,8 +131,23 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
 void ws_store_close(ws_store *s) {
   if (s == NULL) return;
   root_state_release(s->rs);
+  ws_auth_free(s->auth);
   free(s);
 }
+
+int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
+                        ws_error *err) {
+  ws_auth *a = NULL;
+  if (n > 0 && (a = ws_auth_new(secret, n)) == NULL) {
+    ws_error_set(err, ENOMEM, "cannot keep the secret (out of memory, or OpenSSL failed)");
+    return -1;
+  }
+  ws_auth_free(s->auth);
+  s->auth = a;
+  return 0;
+}
+
+int ws_store_has_secret(const ws_store *s) { return s->auth != NULL; }
 
 const char *ws_store_root(const ws_store *s) { return s->rs->root; }
 const ws_options *ws_store_options(const ws_store *s) { return &s->opt; }
@@ -256,11 +279,18 @@ static int fresh_stamps_equal(const char *dir, const char *run_id,
 
 /* The hot path: the cached value, while the key dir and the chosen entry's
  * files keep their stamps and the entry is within its TTL. Returns 1 with
- * *out filled, 0 to take the slow path. */
+ * *out filled, 0 to take the slow path. The row is the process's: it must
+ * also have been chosen under this handle's secret, and its stamps pass
+ * this handle's trust (no system call for either). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
+  if (row->chosen_by != (s->auth ? ws_auth_key_id(s->auth) : 0) ||
+      ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
+      ws_trust_judge(&s->trust, &row->meta_st) != NULL ||
+      ws_trust_judge(&s->trust, &row->bin_st) != NULL)
+    return 0;
   if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row) ||
       ws_expired(s, &row->meta, now)) {
     /* Unlike the Rust store, an expired winner is not removed here: the
@@ -273,6 +303,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   memcpy(out->run_id, row->run_id, sizeof out->run_id);
   out->meta_st = row->meta_st; /* what an access is recorded against */
   out->cached_value = row->value;
+  out->authenticated = row->authenticated;
   return 1;
 }
 
@@ -288,9 +319,9 @@ enum {
  * Only a complete read that mismatches is evidence of damage: a read that
  * fails or ends early (EIO, a network filesystem's timeout, a file
  * truncated under us) is an error or a change, and the entry is kept. */
-static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
-                        const ws_payload_sink *sink, ws_found *out,
-                        ws_error *err) {
+static int read_payload(ws_store *s, const char *dir, int dirfd,
+                        const ws_scanned *item, const ws_payload_sink *sink,
+                        ws_found *out, ws_error *err) {
   char name[WS_RUNID_MAX + 8], path[PATH_MAX];
   snprintf(name, sizeof name, "%s.bin", item->run_id);
   if (ws_join(path, sizeof path, dir, name) != 0) return READ_SKIP;
@@ -314,6 +345,10 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
     close(fd);
     return ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st, &bin_st)
                ? READ_AGAIN : READ_SKIP;
+  }
+  if (ws_trust_check(&s->trust, &bin_st, path, err) != 0) {
+    close(fd); /* read-only: nothing to lose */
+    return -1;
   }
   size_t n = (size_t)bin_st.size;
   unsigned char *buf = sink->alloc(sink->ctx, n);
@@ -359,12 +394,39 @@ static int read_payload(const char *dir, int dirfd, const ws_scanned *item,
                ? READ_AGAIN : READ_SKIP;
   }
   if (changed) return READ_AGAIN; /* verified bytes of a file that then changed */
+  /* The caller's own check (the glue's look at an R serialization): an
+   * entry it refuses is skipped, not removed. */
+  if (sink->accept != NULL && !sink->accept(sink->ctx, buf, n, &item->meta))
+    return READ_SKIP;
   out->meta = item->meta;
   memcpy(out->run_id, item->run_id, sizeof out->run_id);
   out->meta_st = item->meta_st;
   out->bin_st = bin_st;
   out->settled = item->settled && ws_stamp_settled(&bin_st, real_now);
   return READ_OK;
+}
+
+typedef struct skip_list {
+  char (*ids)[WS_RUNID_MAX + 1];
+  size_t n, cap;
+} skip_list;
+
+static int skip_has(const skip_list *l, const char *run_id) {
+  for (size_t i = 0; i < l->n; i++)
+    if (strcmp(l->ids[i], run_id) == 0) return 1;
+  return 0;
+}
+
+static int skip_add(skip_list *l, const char *run_id) {
+  if (l->n == l->cap) {
+    size_t nc = l->cap ? l->cap * 2 : 8;
+    void *p = realloc(l->ids, nc * sizeof *l->ids);
+    if (p == NULL) return -1;
+    l->ids = p;
+    l->cap = nc;
+  }
+  memcpy(l->ids[l->n++], run_id, WS_RUNID_MAX + 1);
+  return 0;
 }
 
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
@@ -393,12 +455,25 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     ws_error_io(err, errno, dir, "cannot open '%s': %s", dir, strerror(errno));
     return -1;
   }
-  /* Entries that failed verification but were left in place (a live
-   * writer's overwrite in flight) are skipped for the rest of this call. */
-  char skipped[4][WS_RUNID_MAX + 1];
-  size_t nskipped = 0;
-  int rc = 0;
-  for (int attempt = 0; attempt < 8; attempt++) {
+  /* The key dir is judged on the descriptor that everything is read
+   * through: a dir that someone not trusted can write is refused. */
+  ws_stamp dir_now;
+  if (ws_stamp_fd(dirfd, &dir_now) != 0) {
+    ws_error_io(err, errno, dir, "cannot stat '%s': %s", dir, strerror(errno));
+    close(dirfd);
+    return -1;
+  }
+  if (ws_trust_check(&s->trust, &dir_now, dir, err) != 0) {
+    close(dirfd); /* read-only: nothing to lose */
+    return -1;
+  }
+  /* Entries passed over for the rest of this call: those that failed
+   * verification but were left in place (a live writer's overwrite in
+   * flight), and those this handle may not return (an R value without a
+   * tag its secret verifies, a payload the glue refused). */
+  skip_list skipped = {NULL, 0, 0};
+  int rc = 0, reads = 0;
+  while (reads < 8) {
     const ws_listing *l = ws_scan_key_dir(s, key, dir, dirfd, now, 0, NULL);
     if (l == NULL) {
       ws_lcache_invalidate_dir(dir); /* the dir is gone (evicted elsewhere) */
@@ -407,27 +482,51 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     const ws_scanned *best = NULL;
     for (size_t i = 0; i < l->n; i++) {
       const ws_scanned *c = &l->items[i];
-      int skip = 0;
-      for (size_t k = 0; k < nskipped; k++) skip |= strcmp(skipped[k], c->run_id) == 0;
-      if (!skip && (best == NULL || ws_better(s, mode, &c->meta, &best->meta)))
+      if (!skip_has(&skipped, c->run_id) &&
+          (best == NULL || ws_better(s, mode, &c->meta, &best->meta)))
         best = c;
     }
     if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
-    out->dir_st = l->dir_st;
-    int listing_settled = l->settled;
-    rc = read_payload(dir, dirfd, &chosen, sink, out, err);
-    if (rc == READ_OK || rc < 0) {
-      if (rc == READ_OK) out->settled = out->settled && listing_settled;
+    int authenticated = s->auth != NULL && ws_auth_verify(s->auth, &chosen.meta);
+    if (s->auth != NULL && !authenticated &&
+        chosen.meta.format == WS_FORMAT_RSERIALIZED) {
+      /* Not ours to unserialize; kept (another secret may sign it). */
+      if (skip_add(&skipped, chosen.run_id) != 0) goto oom;
+      continue;
+    }
+    if (ws_trust_judge(&s->trust, &chosen.meta_st) != NULL) {
+      char name[WS_RUNID_MAX + 8], path[PATH_MAX];
+      snprintf(name, sizeof name, "%s.json", chosen.run_id);
+      if (ws_join(path, sizeof path, dir, name) != 0) snprintf(path, sizeof path, "%s", dir);
+      (void)ws_trust_check(&s->trust, &chosen.meta_st, path, err);
+      rc = -1;
       break;
     }
-    /* Changed since the scan: scan again and choose again, this one too. */
-    if (rc == READ_SKIP && nskipped < 4)
-      memcpy(skipped[nskipped++], chosen.run_id, sizeof chosen.run_id);
+    out->dir_st = l->dir_st;
+    int listing_settled = l->settled;
+    reads++;
+    rc = read_payload(s, dir, dirfd, &chosen, sink, out, err);
+    if (rc == READ_OK || rc < 0) {
+      if (rc == READ_OK) {
+        out->settled = out->settled && listing_settled;
+        out->authenticated = authenticated;
+      }
+      break;
+    }
+    /* Changed since the scan: scan again and choose again, this one too.
+     * Judged and left in place, or refused: passed over from now on. */
+    if (rc == READ_SKIP && skip_add(&skipped, chosen.run_id) != 0) goto oom;
     rc = 0;
   }
+  free(skipped.ids);
   close(dirfd); /* read-only: nothing to lose */
   return rc;
+oom:
+  free(skipped.ids);
+  close(dirfd);
+  ws_error_set(err, ENOMEM, "out of memory looking up key '%s'", key);
+  return -1;
 }
 
 void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
@@ -454,6 +553,8 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
   row.value = value;
   row.bytes = bytes;
   row.release = release;
+  row.chosen_by = s->auth ? ws_auth_key_id(s->auth) : 0;
+  row.authenticated = found->authenticated;
   ws_lcache_put(&row);
 }
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 
 #include "strmap.h"
+#include "trust.h"
 #include "ws_core.h"
 
 /* Temp files and half entries older than this are swept whoever wrote them:
@@ -71,6 +72,8 @@ typedef struct ws_root_state {
 struct ws_store {
   ws_root_state *rs;
   ws_options opt;
+  ws_trust trust; /* whose writing this handle accepts */
+  ws_auth *auth;  /* its secret; NULL when it has none */
   ws_poll_fn poll; /* stops lock waits (an R interrupt); may be NULL */
   void *poll_ctx;
   uint64_t clock_offset_ns; /* tests only: simulated elapsed time */
@@ -92,8 +95,9 @@ int ws_abandoned(long pid, const char *host, int64_t changed_s,
                  uint64_t real_now_ns);
 /* The entries of the key dir open on dirfd after cleanup, owned by the
  * root's listing cache (valid until the next scan of that key); NULL when
- * the dir is gone. trust_dir_stamp: reuse a cached listing on the dir's
- * stamp alone, without a stat of each file. Walks over the whole store do
+ * the dir is gone or the handle does not trust it (trust.c).
+ * trust_dir_stamp: reuse a cached listing on the dir's stamp alone,
+ * without a stat of each file. Walks over the whole store do
  * (what they need, sizes and write stamps, changes only when an entry is
  * added, removed or replaced, which moves the dir's stamp); lookups, which
  * return bytes, do not. */

@@ -92,12 +92,27 @@ static uint64_t count_keys(const entry_list *l) {
  * finds no entries there and leaves it, as it is not empty. */
 
 /* The marker's directory, opened without following a link; -1 when it is
- * missing (create: make it first) or not a directory of ours. */
+ * missing (create: make it first) or not a directory of ours: a link, or
+ * one that someone this handle does not trust can write. */
 static int open_marker_dir(ws_store *s, int create) {
   char dir[PATH_MAX];
+  ws_stamp st;
+  int made = 0;
   if (ws_join(dir, sizeof dir, s->rs->root, WS_SWEEP_MARKER_DIR) != 0) return -1;
-  if (create && mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
-  return ws_open_dir(dir);
+  if (create) {
+    if (mkdir(dir, (mode_t)ws_trust_dir_mode(&s->trust)) == 0)
+      made = 1;
+    else if (errno != EEXIST)
+      return -1;
+  }
+  int fd = ws_open_dir(dir);
+  if (fd >= 0 && ((made && ws_trust_fix_mode(&s->trust, fd, 1) != 0) ||
+                  ws_stamp_fd(fd, &st) != 0 ||
+                  ws_trust_judge(&s->trust, &st) != NULL)) {
+    close(fd); /* read-only: nothing to lose */
+    return -1;
+  }
+  return fd;
 }
 
 /* Temps of markers whose writer died between its write and its rename:
@@ -135,12 +150,13 @@ static void write_marker(ws_store *s, uint64_t bytes, uint64_t walked,
                    (unsigned long long)bytes, (unsigned long long)walked);
   snprintf(tmp, sizeof tmp, "sweep.tmp.%ld.%s", (long)getpid(), ws_host_token());
   /* A new file of ours: whatever stands at that name (our own leftover,
-   * or something planted: a link, a FIFO) is unlinked, never opened. */
+   * or something planted: a link, a FIFO) is unlinked, never opened or
+   * written through. */
   (void)unlinkat(dirfd, tmp, 0);
   int fd;
   do fd = openat(dirfd, tmp,
                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-                 0644);
+                 (mode_t)ws_trust_file_mode(&s->trust));
   while (fd < 0 && errno == EINTR);
   if (fd >= 0) {
     int ok = ws_write_all(fd, text, (size_t)n) == 0;
@@ -159,6 +175,10 @@ static int read_marker(ws_store *s, uint64_t *bytes, uint64_t *walked) {
   if (dirfd < 0) return 0;
   char *text = ws_read_small_at(dirfd, "sweep", 127, &len, &st);
   close(dirfd); /* read-only: nothing to lose */
+  if (text != NULL && ws_trust_judge(&s->trust, &st) != NULL) {
+    free(text); /* someone else's figures: sweep as if there were none */
+    text = NULL;
+  }
   if (text == NULL) return 0;
   unsigned long long at, b, w;
   int version;

@@ -14,11 +14,18 @@
 
 #include "store_internal.h"
 
-static int open_new_at(int dirfd, const char *name) {
+static int open_new_at(const ws_store *s, int dirfd, const char *name) {
   int fd;
   do fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0644);
+                 (mode_t)ws_trust_file_mode(&s->trust));
   while (fd < 0 && errno == EINTR);
+  if (fd >= 0 && ws_trust_fix_mode(&s->trust, fd, 0) != 0) {
+    int saved = errno;
+    close(fd);
+    (void)unlinkat(dirfd, name, 0);
+    errno = saved;
+    return -1;
+  }
   return fd;
 }
 
@@ -49,13 +56,32 @@ static int finish_file(int fd, int durable) {
  * a link fails here with ELOOP or ENOTDIR). */
 static int pin_key_dir(ws_store *s, const char *dir) {
   for (int i = 0; i < PIN_ATTEMPTS; i++) {
-    if (ws_mkdir_p(dir, 0, NULL) != 0) return -1;
+    int made = 0;
+    if (ws_mkdir_p_mode(dir, 0, &made, ws_trust_dir_mode(&s->trust)) != 0)
+      return -1;
     if (ws_fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
     int fd = ws_dir_pin(dir, s->poll, s->poll_ctx);
+    if (fd >= 0 && made && ws_trust_fix_mode(&s->trust, fd, 1) != 0) {
+      int saved = errno;
+      close(fd);
+      errno = saved;
+      return -1;
+    }
     if (fd >= 0 || errno != ENOENT) return fd;
   }
   errno = ENOENT;
   return -1;
+}
+
+/* A save writes only into a key dir that those trusted alone can write:
+ * else what it saves could be read or replaced by others. */
+static int trusted_dir(ws_store *s, int fd, const char *dir, ws_error *err) {
+  ws_stamp st;
+  if (ws_stamp_fd(fd, &st) != 0) {
+    ws_error_io(err, errno, dir, "cannot stat '%s': %s", dir, strerror(errno));
+    return -1;
+  }
+  return ws_trust_check(&s->trust, &st, dir, err);
 }
 
 static int name_of(char *out, const char *run_id, const char *suffix) {
@@ -97,8 +123,12 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   }
 
   if ((dir_fd = pin_key_dir(s, dir)) < 0) goto fail;
+  if (trusted_dir(s, dir_fd, dir, err) != 0) {
+    close(dir_fd); /* read-only: releases the pin */
+    return -1;
+  }
   step = "writing the payload";
-  if ((bin_fd = open_new_at(dir_fd, bin_tmp)) < 0) goto fail;
+  if ((bin_fd = open_new_at(s, dir_fd, bin_tmp)) < 0) goto fail;
   /* In two parts only when a test has armed the fault between them. */
   size_t half = s->fault_point == WS_FAULT_MID_BIN_WRITE ? n / 2 : n;
   if (ws_write_all(bin_fd, payload, half) != 0) goto fail;
@@ -113,7 +143,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
    * stands without its meta (or beside an old one, in an overwrite), this
    * live temp tells readers that a writer is between its renames. */
   step = "writing the meta";
-  if ((meta_fd = open_new_at(dir_fd, meta_tmp)) < 0) goto fail;
+  if ((meta_fd = open_new_at(s, dir_fd, meta_tmp)) < 0) goto fail;
   if (ws_fault(s, WS_FAULT_BEFORE_BIN_RENAME, dir) != 0) goto fail;
 
   step = "promoting the payload";
@@ -127,6 +157,7 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   meta->written_nanos = (uint32_t)(now % UINT64_C(1000000000));
   step = "writing the meta";
   json = ws_meta_to_json(meta, label);
+  if (json != NULL && s->auth != NULL) json = ws_auth_sign_meta(s->auth, json);
   if (json == NULL) {
     errno = ENOMEM;
     goto fail;

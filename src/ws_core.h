@@ -31,9 +31,14 @@
 
 /* What went wrong, in a form the glue turns into a classed R condition:
  * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
- * input (the argument's name), WS_ERR_OTHER anything else (out of memory,
+ * input (the argument's name), WS_ERR_UNTRUSTED a part of the store that
+ * someone not trusted can write (path; `argument` holds the reason: "owner",
+ * "group" or "others"), WS_ERR_OTHER anything else (out of memory,
  * OpenSSL). */
-typedef enum { WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT } ws_error_class;
+typedef enum {
+  WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT,
+  WS_ERR_UNTRUSTED /* a store, key dir or file others may write (path) */
+} ws_error_class;
 typedef struct ws_error {
   ws_error_class cls;
   int errnum; /* errno of the failing call, 0 when not an OS error */
@@ -53,6 +58,8 @@ void ws_error_io(ws_error *err, int errnum, const char *path,
                  const char *fmt, ...) WS_PRINTF(4, 5);
 void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
     WS_PRINTF(3, 4);
+void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
+                        const char *fmt, ...) WS_PRINTF(4, 5);
 
 typedef enum { WS_KIND_CHECKPOINT = 0, WS_KIND_FINAL = 1 } ws_kind;
 /* How the payload bytes are to be read back, as the meta says. Entries
@@ -85,6 +92,11 @@ typedef struct ws_meta {
   int accessed;
   uint64_t accessed_secs;
   uint32_t accessed_nanos;
+  /* auth.c: the meta's claim of authenticity, read from its text (not set
+   * by ws_meta_parse): the tag it carries and the SHA-256 of the text that
+   * tag covers. */
+  int has_tag;
+  unsigned char signed_sha256[32], tag[32];
 } ws_meta;
 
 /* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
@@ -159,6 +171,8 @@ typedef int (*ws_poll_fn)(void *ctx);
 typedef struct ws_stamp {
   uint64_t dev, ino, size;
   uint32_t type; /* S_IFMT bits: a link or FIFO never equals a file */
+  uint32_t perm; /* permission bits (07777): who else may write it */
+  uint32_t uid, gid;
   int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
 } ws_stamp;
 /* lstat-like: a link is stamped as itself. */
@@ -205,6 +219,10 @@ int ws_rmdir_unpinned(const char *path);
 /* mkdir -p; with durable, each directory it creates is synced into its
  * parent. */
 int ws_mkdir_p(const char *path, int durable, int *created_leaf);
+/* The same, the last directory made with leaf_mode (the umask applies; the
+ * caller sets the exact mode on the directory it opened). */
+int ws_mkdir_p_mode(const char *path, int durable, int *created_leaf,
+                    unsigned leaf_mode);
 int ws_pid_alive(long pid);
 int ws_join(char *out, size_t cap, const char *dir, const char *name);
 
@@ -226,6 +244,10 @@ uint64_t ws_unique_ns(uint64_t now_ns);
  *   lookups record an access in the meta (ws_store_record_access). */
 typedef enum { WS_SEMANTICS_0_3_122 = 0, WS_SEMANTICS_ACCESS = 1 } ws_semantics;
 
+/* Who besides the user may write to the store (trust.c): no one but root
+ * (USER), the members of the root's group (GROUP), anyone (ANY). What
+ * someone not trusted can write is refused before anything is read. */
+typedef enum { WS_TRUST_USER = 0, WS_TRUST_GROUP, WS_TRUST_ANY } ws_trust_mode;
 typedef struct ws_options {
   uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
   uint64_t ttl_ns;      /* 0 means never expires */
@@ -233,6 +255,7 @@ typedef struct ws_options {
   int memory_cache;     /* use the process-wide lookup cache */
   ws_semantics semantics;
   char producer[WS_PRODUCER_MAX + 1]; /* written into every meta; "" none */
+  ws_trust_mode trust;
 } ws_options;
 
 /* Fault injection, for the tests that simulate a crash or a full disk at an
@@ -266,10 +289,13 @@ typedef struct ws_sweep_stats {
 enum { WS_SWEEP_FORCE = 1, WS_SWEEP_VERIFY = 2 };
 
 /* Where a cold lookup reads the payload: the glue allocates the R vector and
- * the core reads straight into it. alloc returns NULL when it cannot. */
+ * the core reads straight into it. alloc returns NULL when it cannot.
+ * accept (may be NULL) sees verified bytes before they are returned: 0
+ * skips the entry (kept on disk) and the lookup goes on to the next. */
 typedef struct ws_payload_sink {
   void *(*alloc)(void *ctx, size_t n);
   void *ctx;
+  int (*accept)(void *ctx, const void *bytes, size_t n, const ws_meta *meta);
 } ws_payload_sink;
 
 typedef struct ws_found {
@@ -280,6 +306,7 @@ typedef struct ws_found {
    * stamp was taken after its file's clock had moved on (ws_stamp_settled). */
   ws_stamp dir_st, meta_st, bin_st;
   int settled;
+  int authenticated; /* its tag verified under this handle's secret */
 } ws_found;
 
 int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
@@ -295,6 +322,11 @@ void ws_store_set_fault(ws_store *s, ws_fault_point point,
  * the wait and the call fails with EINTR. NULL: no check. */
 void ws_store_set_poll(ws_store *s, ws_poll_fn poll, void *ctx);
 void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx);
+/* The secret this handle signs its saves with and requires of the R values
+ * it returns (auth.c); kept in memory only. n == 0 removes it. */
+int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
+                        ws_error *err);
+int ws_store_has_secret(const ws_store *s);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
  * is replaced atomically. label may be NULL. */
@@ -393,6 +425,10 @@ typedef struct ws_lcache_row {
   size_t bytes;
   void (*release)(void *);
   uint64_t last_used;
+  /* Chosen by a handle with this secret (auth.c's key id; 0: none), which
+   * decides what may be chosen; authenticated under it. */
+  uint64_t chosen_by;
+  int authenticated;
 } ws_lcache_row;
 ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode);
 void ws_lcache_put(ws_lcache_row *row_template);
@@ -401,5 +437,15 @@ void ws_lcache_invalidate_dir(const char *dir_path);
 void ws_lcache_clear(void);
 void ws_lcache_set_limits(size_t max_entries, size_t max_bytes);
 void ws_lcache_usage(size_t *entries, size_t *bytes);
+
+/* ---- rstream.c: promises in an R serialization, before unserialize() ---- */
+typedef enum {
+  WS_RSTREAM_OK = 0,      /* no promise outside an environment's frame */
+  WS_RSTREAM_PROMISE,     /* a promise where R never writes one */
+  WS_RSTREAM_MALFORMED,   /* not a stream R would read */
+  WS_RSTREAM_UNSUPPORTED, /* the ASCII format: not checked */
+  WS_RSTREAM_NOMEM
+} ws_rstream_verdict;
+ws_rstream_verdict ws_rstream_check(const void *data, size_t n);
 
 #endif

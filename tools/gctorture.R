@@ -22,6 +22,21 @@ exercise <- function() {
   env <- new.env()
   env$n <- 1
   ws_save(st, k2, list(v = 1:5, e = env), objective = NULL)
+  # A signed store, a promise the R < 4.4 guard refuses (a warning from C),
+  # a key dir others can write (an untrusted-store error from C).
+  signed <- ws_open(root, durable = FALSE, secret = strrep("s", 32))
+  ks <- ws_key("gc", "signed")
+  ws_save(signed, ks, list(1, "x"))
+  h <- serialize(NULL, NULL, xdr = FALSE)
+  h <- h[seq_len(length(h) - 4L)]
+  ints <- function(...) writeBin(as.integer(c(...)), raw(), size = 4L)
+  promise <- c(h, ints(5L + 1024L, 253L, 252L),
+               serialize(quote(1 + 1), NULL, xdr = FALSE)[-seq_along(h)])
+  kp <- ws_key("gc", "promise")
+  .Call(warmstart:::C_ws_save, st, kp, promise, TRUE, NULL, NULL, 0L, NULL, NULL)
+  ku <- ws_key("gc", "untrusted")
+  ws_save(st, ku, "x")
+  Sys.chmod(file.path(root, ku), "0777", use_umask = FALSE)
   cache <- ws_cachem(st, max_n = 1)
   cache$set("a", list(1, "b"))
   cache$set("b", 2)
@@ -47,6 +62,17 @@ exercise <- function() {
     remove_entry = {.Call(warmstart:::C_ws_remove_entry, acc, k2, gone); nrow(ws_list(acc))},
     is_r = warmstart:::ws_is_r_serialization(serialize(1, NULL, xdr = FALSE)),
     store_info = .Call(warmstart:::C_ws_store_info, st),
+    signed = ws_lookup(signed, ks)[c("payload", "authenticated")],
+    unsigned_passed_over = is.null(ws_lookup(signed, k2)),
+    rstream = c(warmstart:::ws_rstream_check(promise),
+                warmstart:::ws_rstream_check(serialize(list(1), NULL))),
+    guard = {
+      old <- warmstart:::ws_promise_guard(TRUE)
+      w <- tryCatch(ws_lookup(st, kp), ws_unsafe_payload = function(w) class(w))
+      warmstart:::ws_promise_guard(old)
+      w
+    },
+    untrusted = tryCatch(ws_lookup(st, ku), ws_untrusted_store = function(e) e$reason),
     evict = ws_evict(st, verify = TRUE)[c("entries", "removed", "corrupt")],
     removed = ws_remove(st, k2),
     after = nrow(ws_list(st)),
@@ -58,7 +84,9 @@ exercise <- function() {
     sweep_state = names(warmstart:::ws_sweep_state(st)),
     cache_usage = names(warmstart:::ws_cache_usage())
   )
-  # Written times differ between the runs: compare their shape only.
+  # Written times differ between the runs: compare their shape only (a
+  # meta's size moves with the number of digits of its nanoseconds).
+  out$list_labels$disk_bytes <- NULL
   out$lookup_cold$written <- class(out$lookup_cold$written)
   out$lookup_hot$written <- class(out$lookup_hot$written)
   out$list_labels$written <- class(out$list_labels$written)

@@ -111,7 +111,8 @@ test_that("on a read-only file system lookups work and saves fail with EROFS", {
     "     again = rawToChar(ws_lookup(ro, k)$payload),",
     "     files = files_under(root))")
   r <- in_mount_namespace(c(
-    sprintf("mount -t tmpfs -o size=4m tmpfs %s", shQuote(root)),
+    # mode=0700: a fresh tmpfs is world-writable (1777), which a store refuses.
+    sprintf("mount -t tmpfs -o size=4m,mode=0700 tmpfs %s", shQuote(root)),
     "rscript setup",
     sprintf("mount -o remount,ro %s", shQuote(root)),
     "rscript read_only"), list(setup = setup, read_only = read_only))
@@ -166,9 +167,9 @@ test_that("on a full file system a save fails with ENOSPC, leaves no temps, keep
   dir.create(inodes)
   withr::defer(unlink(inodes, recursive = TRUE))
   r <- in_mount_namespace(c(
-    sprintf("mount -t tmpfs -o size=1m tmpfs %s", shQuote(root)),
+    sprintf("mount -t tmpfs -o size=1m,mode=0700 tmpfs %s", shQuote(root)),
     "rscript bytes",
-    sprintf("mount -t tmpfs -o size=1m,nr_inodes=12 tmpfs %s", shQuote(inodes)),
+    sprintf("mount -t tmpfs -o size=1m,nr_inodes=12,mode=0700 tmpfs %s", shQuote(inodes)),
     "rscript inodes"), list(bytes = fill(root), inodes = fill(inodes)))
   for (what in names(r)) {
     x <- r[[what]]

@@ -1,12 +1,15 @@
 /* libFuzzer target: the schema v1 meta parser (meta.c), built from the C
  * core alone. Any input must parse or be refused without a crash, leak or
  * undefined behaviour; what parses must survive a write/parse round trip
- * unchanged (what we write, we read back as written). */
+ * unchanged (what we write, we read back as written); a meta signed with a
+ * secret still parses, and its tag verifies under that secret only
+ * (auth.c). */
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "trust.h"
 #include "ws_core.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -15,6 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   (void)ws_meta_label((const char *)data, size, label, sizeof label);
   if (ws_meta_parse((const char *)data, size, &m) != 0) return 0;
   (void)ws_meta_written_ns(&m);
+  static ws_auth *ours = NULL, *theirs = NULL;
+  if (ours == NULL) {
+    ours = ws_auth_new("fuzzing secret, 32 bytes long...", 32);
+    theirs = ws_auth_new("another secret, as long as ours.", 32);
+    assert(ours != NULL && theirs != NULL);
+  }
+  ws_auth_read_claim((const char *)data, size, &m);
+  assert(!ws_auth_verify(ours, &m)); /* no input forges a tag */
   int has_label = ws_meta_label((const char *)data, size, label, sizeof label);
   char *json = ws_meta_to_json(&m, has_label ? label : NULL);
   assert(json != NULL);
@@ -31,6 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   assert(strcmp(back.checksum_hex, m.checksum_hex) == 0);
   assert(back.payload_bytes == m.payload_bytes);
   assert(back.format == m.format);
-  free(json);
+  char *signed_json = ws_auth_sign_meta(ours, json);
+  assert(signed_json != NULL); /* json is freed */
+  ws_meta sig;
+  assert(ws_meta_parse(signed_json, strlen(signed_json), &sig) == 0);
+  assert(strcmp(sig.checksum_hex, m.checksum_hex) == 0);
+  ws_auth_read_claim(signed_json, strlen(signed_json), &sig);
+  assert(sig.has_tag && ws_auth_verify(ours, &sig) && !ws_auth_verify(theirs, &sig));
+  free(signed_json);
   return 0;
 }

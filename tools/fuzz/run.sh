@@ -2,7 +2,7 @@
 # Build the libFuzzer targets from the C core alone (no R) with ASan and
 # UBSan, and run each for FUZZ_SECONDS (default 600) from its seed corpus.
 # Needs clang with libFuzzer (Debian: clang-14 libclang-rt-14-dev).
-#   sh tools/fuzz/run.sh             # both targets
+#   sh tools/fuzz/run.sh             # every target
 #   FUZZ_SECONDS=60 sh tools/fuzz/run.sh meta
 set -eu
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -10,7 +10,7 @@ top="$(cd "$here/../.." && pwd)"
 work="$top/.fuzz"
 seconds="${FUZZ_SECONDS:-600}"
 CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
-targets="${*:-meta scan}"
+targets="${*:-meta scan rstream}"
 # The C core: every source file that includes no R header.
 core="$(cd "$top/src" && grep -L -e '<R\.h>' -e '<Rinternals\.h>' -e 'R_ext/' *.c)"
 mkdir -p "$work"

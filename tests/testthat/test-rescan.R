@@ -1,0 +1,13 @@
+# A lookup that passes over an entry scans the key dir again.
+
+test_that("a lookup goes on to the next entry after one it passes over", {
+  # The scan of a key dir again within one lookup (after a corrupt entry,
+  # or one this handle may not return) once started where the first left
+  # off, at the end of the directory, and found nothing.
+  t <- temp_store()
+  key <- key_for("next entry")
+  ws_save(t$store, key, charToRaw("good"), objective = 2)
+  run <- ws_save(t$store, key, charToRaw("best"), objective = 1)
+  writeBin(charToRaw("evil"), file.path(key_dir(t, key), paste0(run, ".bin")))
+  expect_identical(ws_lookup(t$store, key)$payload, charToRaw("good"))
+})
