@@ -46,7 +46,8 @@ test_that("ws_open() fails with the errno of what stopped it, and creates nothin
   # (the C core checks again).
   file <- file.path(base, "a-file")
   writeLines("x", file)
-  e <- expect_error(.Call(warmstart:::C_ws_open, file, 1024, 60, TRUE, TRUE),
+  e <- expect_error(.Call(warmstart:::C_ws_open, file, 1024, 60, TRUE, TRUE,
+                          "0.3.122", "warmstart", 0L, NULL),
                     class = "ws_io_error")
   expect_identical(e$code, "ENOTDIR")
   expect_identical(readLines(file), "x")
