@@ -2,8 +2,11 @@
  * warmstart save makes, and nothing else (no hashing, no JSON, no R).
  * Per save, in a key dir that exists: pin the dir (open + flock), write
  * the payload temp (open, write, fsync, close), create the meta temp,
- * rename the payload, write and fsync the meta, rename it, fsync the dir.
- *   cc -O2 -o floor bench/floor.c && ./floor DIR N [durable=1] */
+ * rename the payload, write and fsync the meta, rename it, fsync the dir,
+ * then the root (a durable save syncs the root too: the key dir may be new,
+ * made by it or by another process that has not synced it yet).
+ *   cc -O2 -o floor bench/floor.c && ./floor ROOT N [durable=1]
+ * The key dir is ROOT/key. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,17 +29,20 @@ static double now(void) {
 
 int main(int argc, char **argv) {
   if (argc < 3) {
-    fprintf(stderr, "usage: floor DIR N [durable]\n");
+    fprintf(stderr, "usage: floor ROOT N [durable]\n");
     return 2;
   }
-  const char *dir = argv[1];
+  const char *root = argv[1];
+  char dir[2048];
+  snprintf(dir, sizeof dir, "%s/key", root);
   int n = atoi(argv[2]);
   int durable = argc > 3 ? atoi(argv[3]) : 1;
   char payload[1024], meta[320], tmp_bin[4096], tmp_meta[4096], bin[4096],
       json[4096];
   memset(payload, 'x', sizeof payload);
   memset(meta, 'm', sizeof meta);
-  if (mkdir(dir, 0777) != 0 && access(dir, F_OK) != 0) die("mkdir");
+  if (mkdir(root, 0700) != 0 && access(root, F_OK) != 0) die("mkdir root");
+  if (mkdir(dir, 0700) != 0 && access(dir, F_OK) != 0) die("mkdir");
   double t0 = now();
   for (int i = 0; i < n; i++) {
     snprintf(tmp_bin, sizeof tmp_bin, "%s/r1-%x.bin.tmp.1.%d.0.h", dir, i, i);
@@ -58,6 +64,11 @@ int main(int argc, char **argv) {
     if (rename(tmp_meta, json) != 0) die("rename meta");
     if (durable && fsync(dfd) != 0) die("fsync dir");
     close(dfd);
+    if (durable) {
+      int rfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (rfd < 0 || fsync(rfd) != 0) die("fsync root");
+      close(rfd);
+    }
   }
   double t = now() - t0;
   printf("%.3f us per save (%d saves, durable=%d)\n", t / n * 1e6, n, durable);

@@ -462,6 +462,10 @@ static double accessed_of(const ws_meta *m) {
   return (double)m->accessed_secs + (double)m->accessed_nanos / 1e9;
 }
 
+static const char *kind_name(const ws_store *s, const ws_meta *m) {
+  return ws_kind_as_read(s, m) == WS_KIND_FINAL ? "final" : "checkpoint";
+}
+
 static SEXP make_entry(const ws_store *s, SEXP value, const ws_found *f,
                        const char *key) {
   const char *names[] = {"payload", "objective", "iteration", "kind",
@@ -473,8 +477,7 @@ static SEXP make_entry(const ws_store *s, SEXP value, const ws_found *f,
   SET_VECTOR_ELT(e, 1, Rf_ScalarReal(m->has_objective ? m->objective : NA_REAL));
   SET_VECTOR_ELT(e, 2, Rf_ScalarReal(m->has_iteration ? (double)m->iteration
                                                       : NA_REAL));
-  SET_VECTOR_ELT(e, 3, Rf_mkString(ws_kind_as_read(s, m) == WS_KIND_FINAL
-                                       ? "final" : "checkpoint"));
+  SET_VECTOR_ELT(e, 3, Rf_mkString(kind_name(s, m)));
   SET_VECTOR_ELT(e, 4, posixct(Rf_ScalarReal((double)m->written_secs +
                                              (double)m->written_nanos / 1e9)));
   SET_VECTOR_ELT(e, 5, Rf_ScalarString(Rf_mkCharCE(f->run_id, CE_UTF8)));
@@ -537,7 +540,17 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
   /* Before anything that can longjmp (the core holds nothing now). */
   if (record) ws_store_record_access(s, k, &f);
   if (f.cached_value != NULL) {
-    SEXP value = (SEXP)f.cached_value;
+    SEXP held = (SEXP)f.cached_value;
+    SEXP entry = VECTOR_ELT(held, 1);
+    /* The hot path proper: the entry built when the payload was read,
+     * itself, allocating nothing (the row was chosen under this handle's
+     * semantics and secret, so every field reads the same). Not after an
+     * access was recorded: the meta is no longer the one read. */
+    if (entry != R_NilValue && !record) {
+      UNPROTECT(1);
+      return entry;
+    }
+    SEXP value = VECTOR_ELT(held, 0);
     /* Decoded before, so an error here is R's (memory), not the entry's:
      * it propagates, and nothing is held. */
     if (is_encoded_value(value))
@@ -592,18 +605,29 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
       nprot++;
     }
   }
-  /* The cache hands this very object to later lookups: any change a caller
-   * makes must copy it first. (After an access was recorded the meta is
-   * not the one read, and the row could never be served.) */
-  MARK_NOT_MUTABLE(cached);
+  SEXP out = PROTECT(make_entry(s, value, &f, k));
+  nprot++;
+  /* The cache hands these very objects to later lookups: any change a
+   * caller makes must copy them first. (After an access was recorded the
+   * meta is not the one read, and the row could never be served.) */
   if (!record) {
-    R_PreserveObject(cached);
-    ws_store_cache_put(s, k, mode, &f, cached, (size_t)f.meta.payload_bytes,
+    MARK_NOT_MUTABLE(cached);
+    SEXP held = PROTECT(Rf_allocVector(VECSXP, 2));
+    nprot++;
+    SET_VECTOR_ELT(held, 0, cached);
+    if (cached == value) {
+      /* A prebuilt entry only for a value that needs no decoding. */
+      for (R_xlen_t i = 0; i < XLENGTH(out); i++)
+        MARK_NOT_MUTABLE(VECTOR_ELT(out, i));
+      MARK_NOT_MUTABLE(out);
+      SET_VECTOR_ELT(held, 1, out);
+    }
+    R_PreserveObject(held);
+    ws_store_cache_put(s, k, mode, &f, held, (size_t)f.meta.payload_bytes,
                        release_sexp);
   }
-  SEXP out = PROTECT(make_entry(s, value, &f, k));
   warn_refused(&a, k);
-  UNPROTECT(nprot + 1);
+  UNPROTECT(nprot);
   return out;
 }
 

@@ -258,40 +258,36 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 
 /* ---- lookup ---- */
 
-static int stamp_equal_at(const char *dir, const char *run_id,
-                          const char *ext, const ws_stamp *want) {
-  char path[PATH_MAX], name[WS_RUNID_MAX + 8];
+/* The hot path's check, one lstat() of the key dir. Every change the
+ * store's protocol makes to an entry (a rename into the dir, an unlink, a
+ * meta rewritten for an access, by any process of any store) moves the
+ * dir's ctime, and a link or another dir in its place has another type or
+ * inode; the row is kept only once its stamps are settled, so two changes
+ * within one clock tick cannot hide. What the check does not see is a file
+ * written in place, outside the protocol: the cached value is then still
+ * the one verified when it was read, never the damaged bytes. */
+static int fresh_dir_equal(const char *dir, const ws_lcache_row *row) {
   ws_stamp st;
-  snprintf(name, sizeof name, "%s.%s", run_id, ext);
-  return ws_join(path, sizeof path, dir, name) == 0 &&
-         ws_stamp_path(path, &st) == 0 && ws_stamp_equal(&st, want);
-}
-
-/* The hot path's check, three lstat()s: the key dir (a link in its place
- * has another type and inode), then the entry's files. */
-static int fresh_stamps_equal(const char *dir, const char *run_id,
-                              const ws_lcache_row *row) {
-  ws_stamp st;
-  return ws_stamp_path(dir, &st) == 0 && ws_stamp_equal(&st, &row->dir_st) &&
-         stamp_equal_at(dir, run_id, "json", &row->meta_st) &&
-         stamp_equal_at(dir, run_id, "bin", &row->bin_st);
+  return ws_stamp_path(dir, &st) == 0 && ws_stamp_equal(&st, &row->dir_st);
 }
 
 /* The hot path: the cached value, while the key dir and the chosen entry's
  * files keep their stamps and the entry is within its TTL. Returns 1 with
  * *out filled, 0 to take the slow path. The row is the process's: it must
- * also have been chosen under this handle's secret, and its stamps pass
+ * also have been chosen under this handle's secret and semantics (which
+ * decide what is best, and what kind an entry is), and its stamps pass
  * this handle's trust (no system call for either). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
   ws_lcache_row *row = ws_lcache_get(dir, mode);
   if (row == NULL) return 0;
   if (row->chosen_by != (s->auth ? ws_auth_key_id(s->auth) : 0) ||
+      row->semantics != (int)s->opt.semantics ||
       ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
       ws_trust_judge(&s->trust, &row->meta_st) != NULL ||
       ws_trust_judge(&s->trust, &row->bin_st) != NULL)
     return 0;
-  if (!row->settled || !fresh_stamps_equal(dir, row->run_id, row) ||
+  if (!row->settled || !fresh_dir_equal(dir, row) ||
       ws_expired(s, &row->meta, now)) {
     /* Unlike the Rust store, an expired winner is not removed here: the
      * slow path's scan removes it (under the dir's lock) and goes on to a
@@ -555,6 +551,7 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
   row.release = release;
   row.chosen_by = s->auth ? ws_auth_key_id(s->auth) : 0;
   row.authenticated = found->authenticated;
+  row.semantics = (int)s->opt.semantics;
   ws_lcache_put(&row);
 }
 

@@ -429,6 +429,8 @@ typedef struct ws_lcache_row {
    * decides what may be chosen; authenticated under it. */
   uint64_t chosen_by;
   int authenticated;
+  /* Chosen, and its kind read, under these semantics (store options). */
+  int semantics;
 } ws_lcache_row;
 ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode);
 void ws_lcache_put(ws_lcache_row *row_template);

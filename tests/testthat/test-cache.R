@@ -116,6 +116,53 @@ test_that("a better entry saved by another process is seen at once", {
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "theirs")
 })
 
+test_that("a hot lookup returns the entry it built, which callers cannot change", {
+  t <- temp_store()
+  key <- key_for("hot-entry")
+  ws_save(t$store, key, as.raw(1:10), objective = 3)
+  settle()
+  first <- ws_lookup(t$store, key)
+  second <- ws_lookup(t$store, key)
+  expect_true(warmstart:::ws_same_object(first, second))
+  # Every way a caller changes what it got copies it first.
+  first$objective <- 99
+  first$payload[1] <- as.raw(99)
+  second[["kind"]] <- "changed"
+  class(second) <- NULL
+  attr(second, "extra") <- TRUE
+  third <- ws_lookup(t$store, key)
+  expect_s3_class(third, "ws_entry")
+  expect_identical(third$objective, 3)
+  expect_identical(third$payload, as.raw(1:10))
+  expect_identical(third$kind, "checkpoint")
+  expect_null(attr(third, "extra"))
+  # A value that needs decoding at each hit (it holds an environment) is
+  # never served as a prebuilt entry.
+  env_key <- key_for("hot-entry-env")
+  ws_save(t$store, env_key, list(e = new.env()))
+  settle()
+  a <- ws_lookup(t$store, env_key)
+  b <- ws_lookup(t$store, env_key)
+  expect_false(warmstart:::ws_same_object(a, b))
+  expect_false(identical(a$payload$e, b$payload$e))
+})
+
+test_that("a hot row chosen under one handle's semantics is not served to another's", {
+  t <- temp_store()
+  key <- key_for("hot-semantics")
+  # Under the 0.3.122 rule the lower objective wins; under "access" a Final
+  # beats any checkpoint.
+  ws_save(t$store, key, charToRaw("final"), objective = 5, kind = "final")
+  ws_save(t$store, key, charToRaw("checkpoint"), objective = 1,
+          kind = "checkpoint")
+  settle()
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "checkpoint")
+  expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "checkpoint")
+  access <- ws_open(t$root, semantics = "access")
+  got <- .Call(warmstart:::C_ws_lookup, access, key, FALSE, FALSE)
+  expect_identical(rawToChar(got$payload), "final")
+})
+
 test_that("a save through another handle invalidates this handle's hot entry", {
   t <- temp_store()
   other <- ws_open(t$root)
