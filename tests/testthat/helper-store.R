@@ -40,24 +40,31 @@ temp_files <- function(root) {
        value = TRUE)
 }
 
-# The pid of a process that has exited. mccollect() returns once the child
-# has sent its result, which can be before it has finished exiting.
+# The pid of a process that has exited and been reaped: a shell that
+# prints its own pid, waited for by system2().
 dead_pid <- function() {
-  job <- parallel::mcparallel(NULL, silent = TRUE)
-  parallel::mccollect(job)
-  wait_gone(job$pid)
-  job$pid
+  pid <- as.integer(system2("sh", c("-c", shQuote("echo $$")), stdout = TRUE))
+  wait_gone(pid)
+  pid
 }
 
 # A child that does not exit (or never started) is a failure of the test,
-# never a reason to skip it.
+# never a reason to skip it. One that exited but was never reaped (a
+# zombie) still counts as alive to kill(pid, 0), and so to the store.
 wait_gone <- function(pid, seconds = 60) {
   deadline <- Sys.time() + seconds
   while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
     Sys.sleep(0.01)
   }
   if (file.exists(file.path("/proc", pid))) {
-    stop(sprintf("child process %d did not exit within %d s", pid, seconds))
+    state <- tryCatch(grep("^State:", readLines(file.path("/proc", pid, "status")),
+                           value = TRUE), error = function(e) "")
+    stop(sprintf(paste0("child process %d did not exit within %d s (%s)%s"),
+                 pid, seconds, sub("^State:\\s*", "", state),
+                 if (any(grepl("zombie", state)))
+                   paste0(": exited but never reaped; was processx loaded in",
+                          " this process? its SIGCHLD handler leaves",
+                          " parallel's children unreaped") else ""))
   }
 }
 

@@ -96,30 +96,36 @@ test_that("bam() with mgcv >= 1.9-0 starts warm (private library)", {
     skip(paste("no mgcv >= 1.9-0 in WARMSTART_MGCV19_LIB",
                "(tools/install-deps.sh installs one when it can)"))
   }
-  skip_if_not_installed("callr")
   t <- gam_store()
-  out <- callr::r(function(lib, root, here) {
-    .libPaths(c(lib, here))
-    library(warmstart)
+  # In a child Rscript with that library first. (Not callr: processx's
+  # SIGCHLD handler, once loaded, leaves parallel's children unreaped, and
+  # later tests judge writers dead by their pids.)
+  result <- tempfile(fileext = ".rds")
+  withr::defer(unlink(result))
+  status <- attr(run_r(c(
+    sprintf(".libPaths(c(%s, .libPaths()))", deparse(lib)),
+    "library(warmstart)",
     # (With set.seed(3) here, s(x3), which has no effect, has two REML
     # optima on the resample: the full data's fit puts it in its null space
     # and the warm fit stays there, 1.1e-4 above the cold fit's wiggly
     # optimum, with the score sloping towards the null space. A limit of
     # warm starts documented in ?ws_gam.)
-    set.seed(5)
-    d <- mgcv::gamSim(1, n = 3000, verbose = FALSE)
-    form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)
-    st <- ws_open(root)
-    ws_gam(form, d, store = st, fitter = mgcv::bam)
-    set.seed(4)
-    db <- d[sample(nrow(d), replace = TRUE), ]
-    warm <- ws_gam(form, db, store = st, fitter = mgcv::bam)
-    cold <- mgcv::bam(form, data = db)
-    list(version = as.character(packageVersion("mgcv")),
-         mode = attr(warm, "warmstart"),
-         iter = c(warm$outer.info$iter, cold$outer.info$iter),
-         reml = c(warm$gcv.ubre, cold$gcv.ubre))
-  }, args = list(lib = lib, root = t$root, here = .libPaths()))
+    "set.seed(5)",
+    "d <- mgcv::gamSim(1, n = 3000, verbose = FALSE)",
+    "form <- y ~ s(x0) + s(x1) + s(x2) + s(x3)",
+    sprintf("st <- ws_open(%s)", deparse(t$root)),
+    "ws_gam(form, d, store = st, fitter = mgcv::bam)",
+    "set.seed(4)",
+    "db <- d[sample(nrow(d), replace = TRUE), ]",
+    "warm <- ws_gam(form, db, store = st, fitter = mgcv::bam)",
+    "cold <- mgcv::bam(form, data = db)",
+    "saveRDS(list(version = as.character(packageVersion('mgcv')),",
+    "             mode = attr(warm, 'warmstart'),",
+    "             iter = c(warm$outer.info$iter, cold$outer.info$iter),",
+    "             reml = c(warm$gcv.ubre, cold$gcv.ubre)),",
+    sprintf("        %s)", deparse(result))), timeout = 600), "status")
+  expect_identical(status, 0L)
+  out <- readRDS(result)
   expect_true(package_version(out$version) >= "1.9.0")
   expect_identical(out$mode, "warm")
   expect_lt(out$iter[1], out$iter[2])
