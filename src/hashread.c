@@ -16,7 +16,8 @@
 
 /* Read and hash in chunks of this size; a payload of fewer than
  * WS_HASH_THREAD_FROM bytes is hashed on the reading thread. */
-#define CHUNK ((size_t)4 << 20)
+/* 1 MiB: the hasher's tail after the last read is one chunk. */
+#define CHUNK ((size_t)1 << 20)
 #define WS_HASH_THREAD_FROM ((size_t)8 << 20)
 
 typedef struct hasher {
