@@ -62,4 +62,4 @@ fuzz:
 	@sh tools/fuzz/run.sh
 
 clean:
-	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/*.so src/Makevars
