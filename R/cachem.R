@@ -6,6 +6,98 @@
 # itself is kept in the entry's meta ("label"), so keys() returns what was
 # set.
 
+#' A cachem-compatible cache backed by a store
+#'
+#' @description
+#' Returns an object with the interface of the \pkg{cachem} caches
+#' (`get`, `set`, `exists`, `remove`, `reset`,
+#' `keys`, `size`, `prune`, `destroy`,
+#' `is_destroyed`, `info`) and the semantics of
+#' `cachem::cache_disk()`, so that a warmstart store can back
+#' `memoise::memoise()` or `shiny::bindCache()`, with the store's
+#' atomic writes, checksums and size budget, shared by many processes.
+#'
+#' @param store A store from [ws_open()]. The default is the
+#' default root, opened with no TTL (as cachem's caches, entries never expire
+#' by age unless `max_age` says so) and `semantics = "access"`. The
+#' store's own `size_budget` and `ttl` still apply to everything in
+#' it, this cache's entries included.
+#' @param max_size Bytes the cache's values may take, as counted by
+#' `prune()`: the sum of the entries' payloads (the serialized values;
+#' `cache_disk()` counts its compressed \file{.rds} files), not their
+#' metadata. `Inf`: no limit.
+#' @param max_age Seconds an entry is kept after it was set (with
+#' `evict = "lru"`, after it was last got or set). `Inf`: no
+#' limit.
+#' @param max_n Entries the cache may hold. `Inf`: no limit.
+#' @param evict Which entries `prune()` removes first when over
+#' `max_n` or `max_size`: `"lru"` the least recently used (got
+#' or set), `"fifo"` the oldest set.
+#' @param missing What `get()` returns for a key it does not hold: an
+#' expression evaluated at each miss, in the caller's environment (so
+#' `missing = stop("...")` raises an error at a miss), or, as in
+#' \pkg{cachem}, `!!q` for a quosure `q`. By default a
+#' `key_missing` object.
+#' @param prune_rate `set()` prunes the cache at every
+#' `prune_rate`-th call, or when the last prune is more than 5 seconds
+#' old.
+#' @param warn_ref_objects If `TRUE`, `set()` warns when the value
+#' holds a reference object (an environment, external pointer or weak
+#' reference), which the cache stores as a copy.
+#' @param destroy_on_finalize If `TRUE`, the cache is destroyed when it
+#' is garbage collected.
+#' @param logfile A file to append one line per operation to, or
+#' `NULL`.
+#'
+#' @details
+#' Keys are single strings (cachem restricts them to lowercase letters,
+#' digits, `_` and `-`; any string up to 1024 bytes works here).
+#' Each maps to the entry key `ws_key(what = "ws_cachem", key = key)`,
+#' and the string itself is kept in the entry's metadata, so `keys()`
+#' returns the strings that were set. `set()` replaces the key's value:
+#' it saves a new entry, then removes the key's older ones (of two processes
+#' setting one key at once, the later write wins). Values are stored as
+#' [ws_save()] stores payloads: raw vectors byte for byte, anything
+#' else serialized.
+#'
+#' With `evict = "lru"`, `get()` records the access in the entry's
+#' metadata (on any store, whatever its semantics), so the order is shared by
+#' every process using the store; `prune()` removes entries older than
+#' `max_age`, then, newest first, those past `max_n` entries or
+#' past `max_size` bytes, as `cache_disk()` does. A `get()` of
+#' an entry older than `max_age` removes it and misses.
+#'
+#' `destroy()` removes the cache's entries, and the store's root too when
+#' nothing else is in it (empty key directories and the sweep's marker
+#' aside); other entries of the store stay. Afterwards every method but
+#' `is_destroyed()` and `info()` raises an error of class
+#' `ws_cache_destroyed`. `info()$dir` is the store's root.
+#'
+#' Run against `ws_cachem()`, cachem's own \file{test-cache-disk.R}
+#' passes except its test of `cache_disk()`'s file format
+#' (`read_fn`, `write_fn`, `extension`), which have no
+#' counterpart here, and memoise's test suite passes (the package's
+#' \file{tests/testthat/test-suites.R}).
+#'
+#' @return An object of class `c("ws_cachem", "cachem")`: a list of
+#' functions.
+#'
+#' @seealso [ws_open()]
+#'
+#' @examples
+#' cache <- ws_cachem(ws_open(file.path(tempdir(), "ws-cachem-example"), ttl = 0),
+#'                    max_n = 100)
+#' cache$set("answer", 42)
+#' cache$get("answer")
+#' cache$exists("question")
+#' cache$keys()
+#' if (requireNamespace("memoise", quietly = TRUE)) {
+#'   slow_square <- function(x) { Sys.sleep(0.1); x^2 }
+#'   fast_square <- memoise::memoise(slow_square, cache = cache)
+#'   fast_square(4)   # computed
+#'   fast_square(4)   # from the store
+#' }
+#' @export
 ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
                       max_size = 1024 * 1024^2, max_age = Inf, max_n = Inf,
                       evict = c("lru", "fifo"), missing = key_missing(),
@@ -272,6 +364,9 @@ remove_root_if_unused <- function(root) {
 
 key_missing <- function() structure(list(), class = "key_missing")
 
+#' @rdname ws_cachem
+#' @usage NULL
+#' @export
 print.ws_cachem <- function(x, ...) {
   if (x$is_destroyed()) {
     cat("<ws_cachem> (destroyed)\n")

@@ -2,6 +2,76 @@
 # the others wait for its entry. The claim is a lock on a file in the store
 # (src/claim.c) that the kernel releases when its holder dies.
 
+#' Compute a value once across processes
+#'
+#' @description
+#' `ws_compute()` returns the value stored under `key`, or
+#' evaluates `expr`, stores its value as a final entry and returns it.
+#' When several processes (`parallel::mclapply()` workers, `callr`
+#' or `future` workers, batch jobs on one shared filesystem) miss the
+#' same key at once, one of them evaluates `expr` while the others wait
+#' for its entry and return it: single flight.
+#'
+#' `ws_memoise()` does the same for a function, as
+#' `memoise::memoise()` does: the key is made of the function (its
+#' formals and body) and the values of all its arguments, defaults included.
+#'
+#' @param store A store from [ws_open()].
+#' @param key A key from [ws_key()].
+#' @param expr The expression whose value is wanted; evaluated only when
+#' no value is stored under `key` and no other process is computing
+#' it (or stopped computing it: see Details).
+#' @param timeout Seconds to wait for another process's value before
+#' computing it anyway.
+#' @param f A function.
+#'
+#' @return `ws_compute()`: the value. `ws_memoise()`: a function with the
+#' arguments of `f`.
+#'
+#' @details
+#' The process that computes holds a claim: an exclusive lock on a file in
+#' the store (`.warmstart/claims/<key>`). The operating system releases
+#' it when its holder ends, however it ends, so:
+#'
+#' * if the holder stores its value, the waiters return it;
+#' * if the holder's `expr` raises an error (the claim is let go at
+#'   once) or the process is killed, one waiter takes the claim within a
+#'   quarter of a second and computes the value itself;
+#' * a waiter never waits longer than `timeout`: then it computes.
+#'
+#' Waiting is interruptible. Where the filesystem has no locks, or keeps
+#' them to one client (sshfs), every process computes: never a deadlock
+#' and never a wrong value. On NFS the lock is the server's, so claims hold
+#' across hosts. A store that cannot hold claims (read-only) computes
+#' without one.
+#'
+#' As with `memoise::memoise()`, the arguments of a memoised function
+#' are evaluated twice on a miss (once for the key, once by the call), and
+#' values that [ws_key()] cannot hash (environments,
+#' connections) are an error. The function's environment is not part of the
+#' key: a function that reads a global variable returns the value stored for
+#' the first one.
+#'
+#' [ws_gam()] uses the same mechanism for its exact key.
+#'
+#' @seealso [ws_gam()], [ws_cachem()].
+#'
+#' @examples
+#' store <- ws_open(file.path(tempdir(), "compute-example"))
+#' key <- ws_key("a slow value", 1)
+#' ws_compute(store, key, {
+#'   Sys.sleep(0.1)
+#'   sqrt(2)
+#' })
+#' ws_compute(store, key, stop("not evaluated: the value is stored"))
+#'
+#' slow_square <- ws_memoise(function(x) {
+#'   Sys.sleep(0.1)
+#'   x^2
+#' }, store)
+#' slow_square(3)
+#' slow_square(3) # from the store
+#' @export
 ws_compute <- function(store, key, expr, timeout = 600) {
   check_store(store)
   check_key(key)
@@ -71,6 +141,8 @@ save_final <- function(store, key, value) {
   invisible(NULL)
 }
 
+#' @rdname ws_compute
+#' @export
 ws_memoise <- function(f, store = ws_open(), timeout = 600) {
   if (!is.function(f)) {
     stop_arg(sprintf("`f` must be a function, not %s", describe(f)), "f")
@@ -101,6 +173,7 @@ ws_memoise <- function(f, store = ws_open(), timeout = 600) {
   structure(memo, class = c("ws_memoised", "function"))
 }
 
+#' @export
 print.ws_memoised <- function(x, ...) {
   cat("<ws_memoised function>\n")
   invisible(x)

@@ -1,5 +1,44 @@
 # Looking into a store: its entries, totals, and removing a key.
 
+#' What a store holds
+#'
+#' @description
+#' `ws_list()` lists the store's entries, `ws_info()` sums them up,
+#' and `summary()` of a store adds the kinds of entries, when they were
+#' written and the process-wide memory cache.
+#'
+#' @param store,object A store from [ws_open()].
+#' @param ... Ignored.
+#'
+#' @details
+#' Listing reads every key directory and metadata file (not the payloads). It
+#' cleans up in passing what a lookup would: expired, corrupt and
+#' half-written entries are removed and not listed.
+#'
+#' @return `ws_list()`: a data frame with one row per entry, oldest write first,
+#' and columns `key`, `run_id`, `kind` (`"checkpoint"` or
+#' `"final"`, as the store's semantics read it), `objective` and
+#' `iteration` (`NA` when absent), `written` (POSIXct),
+#' `bytes` (of the payload), `producer` (who wrote it, `NA`
+#' when unsaid) and `accessed` (the last recorded access, POSIXct,
+#' `NA` when none).
+#'
+#' `ws_info()`: a list of class `ws_info` with `root`,
+#' `entries`, `keys`, `bytes` (on disk, payloads and metadata:
+#' what the size budget counts), `size_budget`, `ttl`,
+#' `durable`, `memory_cache` and `semantics`.
+#'
+#' @seealso [ws_remove()], [ws_evict()]
+#'
+#' @examples
+#' store <- ws_open(file.path(tempdir(), "ws-list-example"))
+#' ws_save(store, ws_key("fold", 1), list(theta = 1:3), objective = 2.5,
+#'         kind = "final")
+#' ws_save(store, ws_key("fold", 2), list(theta = 4:6), objective = 1.5)
+#' ws_list(store)
+#' ws_info(store)
+#' summary(store)
+#' @export
 ws_list <- function(store) {
   check_store(store)
   cols <- .Call(C_ws_list, store, NULL, FALSE)
@@ -17,6 +56,8 @@ entries_frame <- function(cols) {
   df
 }
 
+#' @rdname ws_list
+#' @export
 ws_info <- function(store) {
   check_store(store)
   cols <- .Call(C_ws_list, store, NULL, FALSE)
@@ -36,17 +77,43 @@ ws_info <- function(store) {
   ), class = "ws_info")
 }
 
+#' @rdname ws_list
+#' @usage NULL
+#' @export
 print.ws_info <- function(x, ...) {
   cat(format_store(x), sep = "\n")
   invisible(x)
 }
 
+#' Remove one key's entries
+#'
+#' @description
+#' Removes every entry saved under `key`, then its directory when that is
+#' empty. Temporary files of saves still in progress in other processes are
+#' left alone (such a save still lands).
+#'
+#' @param store A store from [ws_open()].
+#' @param key A key, as made by [ws_key()].
+#'
+#' @return Invisibly, the number of entries removed.
+#'
+#' @seealso [ws_list()], [ws_evict()]
+#'
+#' @examples
+#' store <- ws_open(file.path(tempdir(), "ws-remove-example"))
+#' key <- ws_key("obsolete model")
+#' ws_save(store, key, 1:10)
+#' ws_remove(store, key)
+#' ws_lookup(store, key)   # NULL
+#' @export
 ws_remove <- function(store, key) {
   check_store(store)
   check_key(key)
   invisible(.Call(C_ws_remove, store, key, NULL))
 }
 
+#' @rdname ws_list
+#' @export
 summary.ws_store <- function(object, ...) {
   check_store(object, sys.call())
   cols <- .Call(C_ws_list, object, NULL, FALSE)
@@ -61,6 +128,9 @@ summary.ws_store <- function(object, ...) {
   ), class = "summary.ws_store")
 }
 
+#' @rdname ws_list
+#' @usage NULL
+#' @export
 print.summary.ws_store <- function(x, ...) {
   cat(format_store(x$info), sep = "\n")
   if (x$info$entries > 0) {

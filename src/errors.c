@@ -13,7 +13,7 @@
 #include <Rinternals.h>
 
 #include "glue.h"
-#include "ws_core.h"
+#include "core/ws_core.h"
 
 /* The symbolic name of an errno value, so that R code can test for
  * "ENOSPC" without knowing the platform's numbers or its locale's text. */

@@ -42,7 +42,7 @@
 #include <Rinternals.h>
 
 #include "glue.h"
-#include "ws_core.h"
+#include "core/ws_core.h"
 
 #define KEY_VERSION 1
 enum {

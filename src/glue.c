@@ -15,7 +15,7 @@
 #include <Rinternals.h>
 
 #include "glue.h"
-#include "ws_core.h"
+#include "core/ws_core.h"
 
 /* ---- argument helpers ---- */
 

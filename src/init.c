@@ -2,7 +2,7 @@
 #include <R_ext/Rdynload.h>
 
 #include "glue.h"
-#include "ws_core.h"
+#include "core/ws_core.h"
 
 #define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
 

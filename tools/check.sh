@@ -12,6 +12,13 @@ rm -rf "$out"
 mkdir -p "$out"
 cd "$out" || exit 1
 
+# The committed man/ and NAMESPACE must be what roxygen2 makes of R/
+# (tools/docs.sh; `make docs` regenerates them). Reported, and fails the
+# run, after the tests.
+docs_stale=0
+sh "$top/tools/docs.sh" --check >docs.log 2>&1 || docs_stale=1
+cat docs.log
+
 "$R_BIN" CMD build --no-resave-data "$top" >build.log 2>&1
 status=$?
 cat build.log
@@ -74,6 +81,10 @@ skipped="$(echo "$summary" | sed -E 's/.*SKIP ([0-9]+).*/\1/')"
 [ "$failed" -gt 0 ] && [ -f "$rout" ] && tail -n 60 "$rout"
 
 bad=0
+if [ $docs_stale -ne 0 ]; then
+  echo "committed docs are stale or roxygen2 failed (see $out/docs.log; make docs)"
+  bad=1
+fi
 # A test may skip only for what this machine lacks: a tool or package, a
 # privilege (helper-shim.R: skip_no_tool(), skip_no_privilege(); or "...
 # is not installed", "... not permitted"), when checking as CRAN, or when

@@ -21,6 +21,8 @@ cd "$out" || exit 1
   cat build.log; exit 1; }
 tar xzf warmstart_*.tar.gz
 cp "$top/tools/coverage/flush-hook.c" warmstart/src/zz_coverage_flush.c
+# src/Makevars.in lists its objects: add the hook's.
+sed -i 's/^GLUE = /GLUE = zz_coverage_flush.o /' warmstart/src/Makevars.in
 # Every test runs, failing or not (the default stops at the first file
 # with a failure).
 cat > warmstart/tests/testthat.R <<'RCODE'
@@ -45,14 +47,14 @@ rout="$(find "$out" -name 'testthat.Rout*' 2>/dev/null | head -n 1)"
 # Branches (within a line: `a != 0 || b != 0`) of the store's files that
 # no test took, from the same counters.
 (
-  cd "$out/warmstart/src" &&
+  cd "$out/warmstart/src/core" &&
   for f in write.c scan.c sweep.c store.c walk.c fsio.c; do
     gcov -b -o . "$f" >/dev/null 2>&1
     awk -v f="$f" '
       /^ *[-#=0-9*]+: *[0-9]+:/ { split($0, a, ":"); line = a[2] + 0; text = $0
                                   sub(/^[^:]*:[^:]*:/, "", text) }
       /^branch +[0-9]+ (taken 0%|never executed)/ { if (!(line in seen)) {
-          seen[line] = 1; gsub(/^ +/, "", text); printf "src/%s:%d: %s\n", f, line, text } }
+          seen[line] = 1; gsub(/^ +/, "", text); printf "src/core/%s:%d: %s\n", f, line, text } }
     ' "$f.gcov"
   done
 ) >"$out/untaken-branches.txt"

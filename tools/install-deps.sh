@@ -11,8 +11,9 @@ R_BIN="${R:-R}"
 RSCRIPT="$(dirname "$(command -v "$R_BIN")")/Rscript"
 [ -x "$RSCRIPT" ] || RSCRIPT=Rscript
 
-# Needed to build and check the package (tests and vignette included).
-R_REQUIRED="testthat withr knitr markdown mgcv"
+# Needed to build and check the package (tests and vignette included), and
+# roxygen2 to check that man/ and NAMESPACE match R/ (tools/docs.sh).
+R_REQUIRED="testthat withr knitr markdown mgcv roxygen2"
 # Used by tests, examples and benchmarks when present (skipped otherwise).
 R_OPTIONAL="callr cachem memoise digest data.table"
 

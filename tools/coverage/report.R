@@ -15,12 +15,8 @@ saveRDS(cov, file.path(out, "coverage.rds"))
 lines <- covr::tally_coverage(cov, by = "line")
 lines <- lines[lines$filename != hook, ]
 
-# Files that include no R header are the C core (src/ws_core.h).
-src <- list.files(file.path(pkg, "src"), "\\.c$")
-uses_r <- vapply(src, function(f) {
-  any(grepl("^#include <R[._/]|^#include <Rinternals", readLines(file.path(pkg, "src", f))))
-}, TRUE)
-core <- file.path("src", setdiff(src[!uses_r], basename(hook)))
+# The C core is src/core/ (no R headers there).
+core <- file.path("src", "core", list.files(file.path(pkg, "src", "core"), "\\.c$"))
 
 per_file <- function(files) {
   rows <- lapply(files, function(f) {

@@ -11,15 +11,15 @@ work="$top/.fuzz"
 seconds="${FUZZ_SECONDS:-600}"
 CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
 targets="${*:-meta scan rstream}"
-# The C core: every source file that includes no R header.
-core="$(cd "$top/src" && grep -L -e '<R\.h>' -e '<Rinternals\.h>' -e 'R_ext/' *.c)"
+# The C core: src/core/, compiled as a unit (it includes no R header).
+core="$(cd "$top/src/core" && ls *.c)"
 mkdir -p "$work"
 flags="-g -O1 -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 for t in $targets; do
   srcs=""
-  for f in $core; do srcs="$srcs $top/src/$f"; done
+  for f in $core; do srcs="$srcs $top/src/core/$f"; done
   # shellcheck disable=SC2086
-  "$CC" $flags -I"$top/src" $(pkg-config --cflags libcjson libcrypto) \
+  "$CC" $flags -I"$top/src/core" $(pkg-config --cflags libcjson libcrypto) \
     "$here/fuzz_$t.c" $srcs -o "$work/fuzz_$t" $(pkg-config --libs libcjson libcrypto)
   mkdir -p "$work/corpus_$t" "$work/artifacts_$t"
   cp "$here/corpus/$t/"* "$work/corpus_$t/"

@@ -1,3 +1,5 @@
+/* A small string-keyed hash map (strmap.h): a root's listings of its key
+ * dirs by key (scan.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,6 @@
-/* Shared between the store's files (store.c, scan.c, write.c); not part of
- * the core's API. */
+/* Shared between the core's store files (store.c, scan.c, write.c,
+ * sweep.c, walk.c, access.c, claim.c, semantics.c); not part of the
+ * core's API (ws_core.h). */
 #ifndef WS_STORE_INTERNAL_H
 #define WS_STORE_INTERNAL_H
 

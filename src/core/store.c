@@ -1,4 +1,5 @@
-/* The store: open, save, lookup, sweep. Semantics follow the Rust gam
+/* The store: open, save, lookup (the sweep is in sweep.c, writing an
+ * entry in write.c, scanning a key dir in scan.c). Semantics follow the Rust gam
  * crate's filesystem warm-start store (schema v1); where this differs, a
  * comment says why. */
 #include <dirent.h>

@@ -1,10 +1,16 @@
 /* The C core of warmstart: a crash-safe, multi-process warm-start store.
  *
- * Nothing in the core includes R headers. The .Call glue (glue.c) is the only
- * place that knows about SEXPs; it hands the core plain buffers and callbacks.
- * Every function that can fail returns -1 and fills a ws_error; the core never
- * longjmps, so the glue raises the R error only after the core has released
- * everything it held.
+ * Everything under src/core/ is the core, and nothing there includes an R
+ * header. The R-facing files sit beside init.c in src/: glue.c (the .Call
+ * entry points; it hands the core plain buffers and callbacks),
+ * fingerprint.c (ws_key()'s walk over R objects) and errors.c (ws_error to
+ * classed R conditions). Every core function that can fail returns -1 and
+ * fills a ws_error; the core never longjmps, so the glue raises the R
+ * error only after the core has released everything it held.
+ *
+ * This header is the core's API, in sections named after the file that
+ * defines what they declare; store_internal.h, trust.h and strmap.h are
+ * shared between core files only.
  */
 #ifndef WS_CORE_H
 #define WS_CORE_H
@@ -47,6 +53,7 @@ typedef struct ws_error {
   char msg[WS_ERRMSG_MAX];
 } ws_error;
 
+/* Filling a ws_error (store.c). */
 #if defined(__GNUC__)
 #define WS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
@@ -338,17 +345,20 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
 int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
                     ws_error *err);
+/* Remember the value the glue built from a cold lookup. release is called
+ * when the cache lets go of it (the core never inspects the value). */
+void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
+                        const ws_found *found, void *value, size_t bytes,
+                        void (*release)(void *));
+
+/* ---- access.c: lookups that record an access ---- */
 /* Record an access in the entry a lookup returned (found, as filled by
  * ws_store_lookup): its meta rewritten by temp + rename with the access
  * stamp, every other field kept (access.c). Best effort: nothing is done
  * on a read-only store, or when a writer is replacing the entry. 1 when
  * recorded, 0 when not. */
 int ws_store_record_access(ws_store *s, const char *key, const ws_found *found);
-/* Remember the value the glue built from a cold lookup. release is called
- * when the cache lets go of it (the core never inspects the value). */
-void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
-                        const ws_found *found, void *value, size_t bytes,
-                        void (*release)(void *));
+
 /* ---- semantics.c: the rules that differ between gam store versions ---- */
 /* Whether the meta was written by warmstart: its producer says so, or (a
  * version before producers) it carries our payload_format field. */
@@ -370,9 +380,12 @@ int ws_better(const ws_store *s, ws_mode mode, const ws_meta *c,
  * show to be read as an R value (ws_save() stores a raw vector that would
  * pass as an R value, so nothing it saves as raw ever does). */
 int ws_is_r_serialization(const unsigned char *p, size_t n);
+
+/* ---- sweep.c: eviction (ws_evict() and the sweeps saves run) ---- */
 int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
+/* ---- walk.c: listing and removing entries across the root ---- */
 /* One valid entry, as listed. */
 typedef struct ws_listed {
   char key[WS_KEY_MAX + 1];
@@ -397,7 +410,7 @@ void ws_store_remove_run(ws_store *s, const char *key, const char *run_id);
 int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
                     uint64_t *removed, ws_error *err);
 
-/* What this process knows of a root's sweep schedule. */
+/* What this process knows of a root's sweep schedule (sweep.c). */
 typedef struct ws_sweep_state {
   uint64_t saves, sweeps, saves_since_sweep, walked_at_last_sweep, byte_total;
   int adopted_marker;
