@@ -26,9 +26,9 @@
 #' `FALSE` writes are still atomic (a crash never leaves a half-written
 #' entry visible) but a power loss can lose recent saves.
 #' @param memory_cache If `TRUE`, lookups through this handle use the
-#' process-wide in-memory cache: a repeated lookup of an unchanged entry
-#' returns the cached R value without reading the disk. The cache holds at
-#' most `getOption("warmstart.cache_max_entries", 128)` entries and
+#' process-wide value cache (in memory): a repeated lookup of an unchanged
+#' entry returns the cached R value without reading the disk. The cache
+#' holds at most `getOption("warmstart.cache_max_entries", 128)` entries and
 #' `getOption("warmstart.cache_max_bytes", 256 * 1024^2)` bytes of
 #' payload (the bounds are read by every `ws_open()`); the least
 #' recently used entry goes first.
@@ -224,9 +224,9 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
              "root", sys.call())
   }
-  # The lookup cache is process-wide: its bounds come from options, read
+  # The value cache is process-wide: its bounds come from options, read
   # at every open so a change takes effect with the next handle.
-  .Call(C_ws_cache_limits,
+  .Call(C_ws_value_cache_limits,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,

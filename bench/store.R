@@ -248,12 +248,12 @@ cat(sprintf("  100 keys:   %s per save\n  %d keys: %s per save\n",
 target(sprintf("amortized save, %d keys / 100 keys", big_keys),
        median(a_large) / median(a_small), "<= 1.3")
 
-# ---- memory: the lookup cache's bounds ----
+# ---- memory: the value cache's bounds ----
 # Two fresh processes look up the same 40 entries of 10 MB three times:
 # one with the cache bounded to 64 MiB, one with it off. The difference in
 # resident growth is what the cache holds (the rest is R's and malloc's
 # churn, the same in both).
-cat("\n-- lookup cache bounds (resident memory, two processes)\n")
+cat("\n-- value cache bounds (resident memory, two processes)\n")
 mem_root <- root_of("memory")
 local({
   s <- ws_open(mem_root, size_budget = Inf, durable = FALSE)
@@ -269,7 +269,7 @@ mem_run <- function(cache) {
     "keys <- vapply(1:40, function(i) ws_key('m', i), ''); ",
     "invisible(gc()); before <- rss(); ",
     "for (r in 1:3) for (k in keys) invisible(ws_lookup(s, k)); invisible(gc()); ",
-    "u <- warmstart:::ws_cache_usage(); ",
+    "u <- warmstart:::ws_value_cache_usage(); ",
     "cat(before, rss(), u$entries, u$bytes / 1024^2)")
   as.numeric(strsplit(system2(rscript, c("--vanilla", "-e", shQuote(code)),
                               stdout = TRUE), " ")[[1]])
@@ -286,7 +286,7 @@ target("cache's resident share / its byte bound (64 MiB)",
 # ---- the reference Rust store, side by side ----
 # Its `bench` command: N saves (20 keys in turn), a final entry, its first
 # lookup, then N lookups of it. warmstart runs the same sequence in this
-# process, with its lookup cache (its default) and without (every lookup
+# process, with its value cache (its default) and without (every lookup
 # reads the file, as the Rust store's do). WARMSTART_REFSTORE names the
 # binary; `make test` builds it from ../shared/reference/refstore.
 refstore <- Sys.getenv("WARMSTART_REFSTORE", ".refstore/target/release/refstore")

@@ -65,7 +65,7 @@ static void remove_entry_at(int dirfd, const char *dir, const char *run_id) {
     unlink_at_quiet(dirfd, name);
   if (entry_name(name, sizeof name, run_id, "bin") == 0)
     unlink_at_quiet(dirfd, name);
-  ws_lcache_invalidate_dir(dir);
+  ws_value_cache_invalidate_dir(dir);
 }
 
 void ws_remove_entry(const char *dir, const char *run_id) {

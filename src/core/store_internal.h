@@ -21,7 +21,7 @@
  * by the saves between two walks, is O(1) per save. */
 #define WS_SWEEP_MIN_SAVES 32
 #define WS_SWEEP_WALK_DIVISOR 8
-/* An eviction goes down to this fraction of the budget (per mille), not to
+/* A sweep over budget goes down to this fraction of the budget (per mille), not to
  * the budget itself: a full store would otherwise sweep on every save. */
 #define WS_SWEEP_LOW_WATER_PERMILLE 900
 /* Where a completed sweep leaves its marker (a subdirectory of the root),
@@ -134,7 +134,7 @@ typedef struct entry_list {
  * removing emptied key dirs when remove_empty is set). trust_dir_stamp as
  * for ws_scan_key_dir: the scheduled sweep trusts it, listings for users
  * and the verifying sweep check every file. */
-int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
+int ws_walk_root(ws_store *s, uint64_t now, int remove_empty,
                    int trust_dir_stamp, ws_sweep_stats *stats,
                    entry_list *out, ws_error *err);
 /* rmdir a key dir unless a writer pins it; drops its cached listing. 1

@@ -143,7 +143,7 @@ test_that("a marker some process died writing is swept", {
 })
 
 test_that("an entry that expires while its key dir's listing is cached is removed, not returned", {
-  # Without the lookup cache, so that the listing is what serves the lookup.
+  # Without the value cache, so that the listing is what serves the lookup.
   t <- temp_store(ttl = 60, memory_cache = FALSE)
   key <- key_for("listing-ttl")
   ws_save(t$store, key, charToRaw("old"), objective = 1)

@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   ws_options opt = {UINT64_MAX, 0, 0, 0};
-  if (size > 0) opt.size_budget = (uint64_t)data[0] * 16; /* some sweeps evict */
+  if (size > 0) opt.size_budget = (uint64_t)data[0] * 16; /* some sweeps remove */
   ws_store *s = NULL;
   ws_error err;
   if (ws_store_open(root, &opt, &s, &err) != 0) return 0;
@@ -111,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(items);
   }
   ws_sweep_stats st;
-  (void)ws_store_evict(s, WS_SWEEP_FORCE | (size > 1 && (data[1] & 1) ? WS_SWEEP_VERIFY : 0), &st, &err);
+  (void)ws_store_sweep(s, WS_SWEEP_FORCE | (size > 1 && (data[1] & 1) ? WS_SWEEP_VERIFY : 0), &st, &err);
   free(buf);
   ws_store_close(s);
   clear_dir();
