@@ -108,7 +108,7 @@ print.ws_info <- function(x, ...) {
 #' @export
 ws_remove <- function(store, key) {
   check_store(store)
-  check_key(key)
+  .Call(C_ws_check_key, key)
   invisible(.Call(C_ws_remove, store, key, NULL))
 }
 

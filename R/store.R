@@ -345,7 +345,7 @@ secret_bytes <- function(secret, call) {
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
                     kind = c("checkpoint", "final"), run_id = NULL) {
   check_store(store)
-  check_key(key)
+  .Call(C_ws_check_key, key)
   if (missing(payload)) stop_arg("`payload` is missing", "payload", sys.call())
   if (!is.null(objective) &&
       (!is.numeric(objective) || length(objective) != 1L)) {
@@ -477,12 +477,14 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' @aliases ws_entry
 #' @export
 ws_lookup <- function(store, key) {
+  check_store(store)
   .Call(C_ws_lookup, store, key, FALSE, NA)
 }
 
 #' @rdname ws_lookup
 #' @export
 ws_lookup_latest <- function(store, key) {
+  check_store(store)
   .Call(C_ws_lookup, store, key, TRUE, NA)
 }
 

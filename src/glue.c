@@ -19,9 +19,13 @@
 
 /* ---- argument helpers ---- */
 
+/* The R functions check that `store` is a store (check_store() in
+ * R/checks.R, the one place that says so); the type check here only keeps
+ * a wrong SEXP from being read as a handle. What R cannot see is whether
+ * the handle is still open. */
 static ws_store *store_arg(SEXP x) {
   if (TYPEOF(x) != EXTPTRSXP || !Rf_inherits(x, "ws_store"))
-    ws_raise_arg("store", "`store` must be a warmstart store created by ws_open()");
+    ws_raise_arg("store", "internal error: not a store handle");
   ws_store *s = R_ExternalPtrAddr(x);
   if (s == NULL)
     ws_raise_arg("store", "`store` is no longer open (was it saved and "
@@ -35,6 +39,9 @@ static const char *string_arg(SEXP x, const char *what) {
   return CHAR(STRING_ELT(x, 0));
 }
 
+/* A key, checked here and nowhere else: the R functions call it first
+ * (C_ws_check_key), the entry points that take a key call it again, the
+ * core's ws_require_names() only guards. The rule is names.c's. */
 static const char *key_arg(SEXP x) {
   const char *key = string_arg(x, "key");
   if (!ws_valid_key(key))
@@ -44,7 +51,7 @@ static const char *key_arg(SEXP x) {
   return key;
 }
 
-/* A run id, checked here and nowhere else (the R wrappers defer to it). */
+/* A run id, checked here and nowhere else (the R functions defer to it). */
 static const char *run_id_arg(SEXP x) {
   string_arg(x, "run_id");
   const char *rid = Rf_translateCharUTF8(STRING_ELT(x, 0));
@@ -878,6 +885,25 @@ SEXP C_ws_value_cache_clear(void) {
 SEXP C_ws_is_r_serialization(SEXP bytes) {
   if (TYPEOF(bytes) != RAWSXP) return Rf_ScalarLogical(FALSE);
   return Rf_ScalarLogical(ws_is_r_serialization(RAW(bytes), (size_t)XLENGTH(bytes)));
+}
+
+/* Which of the strings are keys (names.c's rule), for R code that looks at
+ * directory names; NA is not a key. */
+SEXP C_ws_is_key(SEXP x) {
+  if (TYPEOF(x) != STRSXP) ws_raise_arg("x", "`x` must be a character vector");
+  R_xlen_t n = XLENGTH(x);
+  SEXP out = PROTECT(Rf_allocVector(LGLSXP, n));
+  for (R_xlen_t i = 0; i < n; i++) {
+    SEXP s = STRING_ELT(x, i);
+    LOGICAL(out)[i] = s != NA_STRING && ws_valid_key(CHAR(s));
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP C_ws_check_key(SEXP key) {
+  key_arg(key);
+  return R_NilValue;
 }
 
 SEXP C_ws_check_run_id(SEXP run_id) {

@@ -25,6 +25,8 @@ SEXP C_ws_sweep_state(SEXP store);
 SEXP C_ws_value_cache_clear(void);
 SEXP C_ws_value_cache_limits(SEXP entries, SEXP bytes);
 SEXP C_ws_same_object(SEXP x, SEXP y);
+SEXP C_ws_check_key(SEXP key);
+SEXP C_ws_is_key(SEXP x);
 SEXP C_ws_check_run_id(SEXP run_id);
 SEXP C_ws_host_token(void);
 SEXP C_ws_sha256(SEXP bytes);

@@ -41,15 +41,6 @@ void ws_error_io(ws_error *err, int errnum, const char *path,
   snprintf(err->path, sizeof err->path, "%s", path);
 }
 
-void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...) {
-  if (err == NULL) return;
-  va_list ap;
-  va_start(ap, fmt);
-  error_fill(err, WS_ERR_ARGUMENT, EINVAL, fmt, ap);
-  va_end(ap);
-  snprintf(err->argument, sizeof err->argument, "%s", argument);
-}
-
 /* ---- handles and the per-root shared state ---- */
 
 static ws_root_state *roots = NULL;
@@ -207,16 +198,10 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
                   const char *label, char run_id_out[WS_RUNID_MAX + 1],
                   ws_error *err) {
   char dir[PATH_MAX];
-  if (!ws_valid_key(key)) {
-    ws_error_arg(err, "key", "invalid key '%s'", key);
-    return -1;
-  }
-  if (run_id != NULL && !ws_valid_run_id(run_id)) {
-    ws_error_arg(err, "run_id", "invalid run id '%s'", run_id);
-    return -1;
-  }
+  if (ws_require_names(key, run_id, err) != 0) return -1;
   if (label != NULL && strlen(label) > WS_LABEL_MAX) {
-    ws_error_arg(err, "label", "label longer than %d bytes", WS_LABEL_MAX);
+    ws_error_set(err, EINVAL, "internal error: a label longer than %d bytes "
+                 "reached the store", WS_LABEL_MAX);
     return -1;
   }
   if (ws_key_dir(s, key, dir) != 0) {
@@ -431,10 +416,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     ws_error *err) {
   char dir[PATH_MAX];
   memset(out, 0, sizeof *out);
-  if (!ws_valid_key(key)) {
-    ws_error_arg(err, "key", "invalid key '%s'", key);
-    return -1;
-  }
+  if (ws_require_names(key, NULL, err) != 0) return -1;
   if (ws_key_dir(s, key, dir) != 0) {
     ws_error_io(err, errno, dir, "store path too long for key '%s'", key);
     return -1;

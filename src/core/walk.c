@@ -99,10 +99,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
   *out = NULL;
   *n = 0;
   if (key != NULL) {
-    if (!ws_valid_key(key)) {
-      ws_error_arg(err, "key", "invalid key '%s'", key);
-      return -1;
-    }
+    if (ws_require_names(key, NULL, err) != 0) return -1;
     rc = walk_key(s, key, now, 0, 0, NULL, &l);
     if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
   } else {

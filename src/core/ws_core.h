@@ -36,13 +36,14 @@
 #define WS_PRODUCER_MAX 255
 
 /* What went wrong, in a form the glue turns into a classed R condition:
- * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
- * input (the argument's name), WS_ERR_UNTRUSTED a part of the store that
- * someone not trusted can write (path; `argument` holds the reason: "owner",
- * "group" or "others"), WS_ERR_OTHER anything else (out of memory,
- * OpenSSL). */
+ * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_UNTRUSTED a
+ * part of the store that someone not trusted can write (path; `argument`
+ * holds the reason: "owner", "group" or "others"), WS_ERR_OTHER anything
+ * else (out of memory, OpenSSL, a name the glue should have refused). Bad
+ * input is not the core's to report: the R functions and the glue check
+ * what users pass (src/README.md, "Validation"). */
 typedef enum {
-  WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT,
+  WS_ERR_OTHER = 0, WS_ERR_IO,
   WS_ERR_UNTRUSTED /* a store, key dir or file others may write (path) */
 } ws_error_class;
 typedef struct ws_error {
@@ -63,8 +64,6 @@ void ws_error_set(ws_error *err, int errnum, const char *fmt, ...)
     WS_PRINTF(3, 4);
 void ws_error_io(ws_error *err, int errnum, const char *path,
                  const char *fmt, ...) WS_PRINTF(4, 5);
-void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
-    WS_PRINTF(3, 4);
 void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
                         const char *fmt, ...) WS_PRINTF(4, 5);
 
@@ -155,6 +154,9 @@ uint64_t ws_meta_accessed_ns(const ws_meta *m);
 /* ---- names.c: keys, run ids, temp file names, the host token ---- */
 int ws_valid_key(const char *s);
 int ws_valid_run_id(const char *s);
+/* -1 with err (not a bad-argument error: the glue checks what users pass)
+ * when key or run_id (either may be NULL) is not valid. */
+int ws_require_names(const char *key, const char *run_id, ws_error *err);
 typedef struct ws_temp_name {
   char run_id[WS_RUNID_MAX + 1]; /* "" when the prefix is not a run id */
   int is_meta;                   /* the temp of a .json (1) or a .bin (0) */
