@@ -408,9 +408,9 @@ static void release_sexp(void *value) { R_ReleaseObject((SEXP)value); }
  * such a thing changes it for everyone holding the value, so a value
  * that holds one is never handed out twice from the value cache: it is
  * cached as its verified bytes and decoded afresh at each lookup. Too
- * deep to walk (a very long pairlist is walked along, not into) counts as
+ * deep to traverse (a very long pairlist is followed along, not into) counts as
  * holding one. */
-#define REF_WALK_MAX_DEPTH 10000
+#define REF_TRAVERSE_MAX_DEPTH 10000
 
 static int special_env(SEXP env) {
   return env == R_GlobalEnv || env == R_BaseEnv || env == R_EmptyEnv ||
@@ -418,7 +418,7 @@ static int special_env(SEXP env) {
 }
 
 static int holds_reference(SEXP x, int depth) {
-  if (depth > REF_WALK_MAX_DEPTH) return 1;
+  if (depth > REF_TRAVERSE_MAX_DEPTH) return 1;
   for (;;) {
     if (x == R_NilValue) return 0;
     if (ATTRIB(x) != R_NilValue && TYPEOF(x) != CHARSXP &&

@@ -3,7 +3,7 @@
  * Everything under src/core/ is the core, and nothing there includes an R
  * header. The R-facing files sit beside init.c in src/: glue.c (the .Call
  * entry points; it hands the core plain buffers and callbacks),
- * fingerprint.c (ws_key()'s walk over R objects) and errors.c (ws_error to
+ * fingerprint.c (ws_key()'s traversal of R values) and errors.c (ws_error to
  * classed R conditions). Every core function that can fail returns -1 and
  * fills a ws_error; the core never longjmps, so the glue raises the R
  * error only after the core has released everything it held.
