@@ -3,8 +3,8 @@
 #' @description
 #' Opens the store rooted at `root`, creating the directory and its
 #' parents if needed. Every handle on the same root in one process shares its
-#' bookkeeping (listing cache, byte counter, sweep throttle), and many processes
-#' may use one root at once.
+#' bookkeeping (key dir listings, byte counter, sweep schedule), and many
+#' processes may use one root at once.
 #'
 #' A store holds R values, and reading an R value can run code (see
 #' *Who may write to a store* below): by default a store is private to
@@ -431,14 +431,14 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' lookup goes on to the next best. See *Who may write to a store* in
 #' [ws_open()].
 #'
-#' With the memory cache on, a repeated lookup of an unchanged entry returns
-#' the very R value the first lookup built, so it costs the same for 1 KB and
-#' 100 MB. The cache checks the key directory and the entry's files (device,
+#' With the value cache on (`memory_cache = TRUE`), a repeated lookup of an
+#' unchanged entry returns the very R value the first lookup built, so it
+#' costs the same for 1 KB and 100 MB. The cache checks the key directory and the entry's files (device,
 #' inode, size, and nanosecond modification and change times) on every hit,
 #' so a write by any process is seen at once. The returned value is marked
 #' shared: modifying it makes a copy and leaves the cached value unchanged.
 #' Lookups that record an access (`semantics = "access"`) rewrite the
-#' entry's metadata and so do not use the memory cache.
+#' entry's metadata and so do not use the value cache.
 #'
 #' A payload whose metadata states no format (an entry the Rust store wrote,
 #' or one of ours after one of the gam crate's later stores rewrote its
@@ -513,8 +513,8 @@ ws_lookup_latest <- function(store, key) {
 #' its run id. Only directories named like keys are touched: other files under
 #' the root are left alone.
 #'
-#' Saves run this sweep themselves (throttled), so calling it is needed only
-#' to reclaim space at a chosen moment.
+#' Saves run this sweep themselves, on a schedule, so calling it is needed
+#' only to reclaim space at a chosen moment.
 #'
 #' @return Invisibly, a list: `entries` and `bytes` that remain,
 #' `removed` (entries and half entries removed), `temps_removed`,

@@ -13,7 +13,8 @@
 /* Temp files and half entries older than this are swept whoever wrote them:
  * their writer is on another host or hung. */
 #define WS_ABANDON_AFTER_SECS 3600
-/* Conservative size of one meta file, for the throttle's byte estimate. */
+/* Conservative size of one meta file, for the sweep schedule's byte
+ * estimate. */
 #define WS_APPROX_META_BYTES 512
 /* The sweep schedule (see sweep_due() in sweep.c): at least this many
  * saves between sweeps, and at least 1/WS_SWEEP_WALK_DIVISOR of what the

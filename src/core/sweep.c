@@ -239,7 +239,7 @@ int ws_store_sweep(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   uint64_t real_now = ws_real_now_ns();
   if (stats == NULL) stats = &local;
   memset(stats, 0, sizeof *stats);
-  /* Short-circuit a throttled sweep while comfortably under budget and no key
+  /* Short-circuit a scheduled sweep while comfortably under budget and no key
    * dir was added or removed (the root's stamp is unchanged): the size walk
    * would be a no-op, and TTL is enforced lazily at lookup anyway. */
   int have_root = ws_stamp_path(rs->root, &root_st) == 0;
@@ -299,7 +299,7 @@ int ws_store_sweep(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   rs->saves_since_sweep = 0;
   write_marker(s, total, walked, stats);
   /* Stamp the root after the walk: the dirs it removed moved the root's
-   * stamp, and the next throttled sweep must compare with the new one. */
+   * stamp, and the next scheduled sweep must compare with the new one. */
   if (total <= s->opt.size_budget && ws_stamp_path(rs->root, &root_st) == 0) {
     rs->have_last_sweep = 1;
     rs->last_sweep_root = root_st;

@@ -292,7 +292,7 @@ typedef struct ws_sweep_stats {
   uint64_t entries, bytes, removed, temps_removed, corrupt, dirs_removed;
 } ws_sweep_stats;
 
-/* ws_store_sweep flags. FORCE: sweep even when the throttle would skip it.
+/* ws_store_sweep flags. FORCE: sweep even when the schedule would skip it.
  * VERIFY: also checksum every payload and remove those that do not match
  * (a lookup checks only the entry it returns). */
 enum { WS_SWEEP_FORCE = 1, WS_SWEEP_VERIFY = 2 };
