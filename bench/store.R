@@ -46,7 +46,7 @@ cat(sprintf("warmstart %s, R %s, %s; stores in %s\n", packageVersion("warmstart"
 
 # ---- hot lookups ----
 # A plain loop: R's garbage collection counts, as it does in users' code.
-cat("\n-- hot lookup (memory cache on; GC included)\n")
+cat("\n-- hot lookup (value cache on; GC included)\n")
 st <- ws_open(root_of("hot"), size_budget = Inf)
 k1 <- ws_key("hot", "1KB")
 k10 <- ws_key("hot", "10MB")
@@ -113,7 +113,7 @@ cold_case <- function(label, value, reps_rounds = 9) {
   unlink(rds)
   t
 }
-cat("\n-- cold lookups (memory cache off; medians of interleaved rounds)\n")
+cat("\n-- cold lookups (value cache off; medians of interleaved rounds)\n")
 c100 <- cold_case("raw-100MB", as.raw(sample(0:255, 1e8, TRUE)))
 c10 <- cold_case("raw-10MB", as.raw(sample(0:255, 1e7, TRUE)), 15)
 cd100 <- cold_case("dbl-100MB", runif(12.5e6))
@@ -327,12 +327,12 @@ if (file.exists(refstore)) {
     cat(sprintf(paste0("  %-6s save: rust %9.1f us  warmstart %9.1f us\n",
                        "  %-6s first lookup: rust %9.1f us  warmstart %9.1f us\n",
                        "  %-6s hot lookup: rust %9.2f us  warmstart %9.2f us ",
-                       "(memory cache off: %.2f us)\n"),
+                       "(value cache off: %.2f us)\n"),
                 size, r[1], w[1], size, r[2], w[2], size, r[3], w[3], wn[3]))
     target(sprintf("%s save: warmstart / Rust store (info)", size), w[1] / r[1], "-")
     target(sprintf("%s first lookup: warmstart / Rust store (info)", size), w[2] / r[2], "-")
     target(sprintf("%s hot lookup: warmstart / Rust store (info)", size), w[3] / r[3], "-")
-    target(sprintf("%s hot lookup, no memory cache: warmstart / Rust (info)", size),
+    target(sprintf("%s hot lookup, no value cache: warmstart / Rust (info)", size),
            wn[3] / r[3], "-")
   }
 }

@@ -210,7 +210,7 @@ static void remove_judged(scan *c, const char *run_id, const ws_stamp *meta,
   count_removed(c);
 }
 
-/* The cached listing still describes the dir: same dir stamp, and (unless
+/* The remembered listing still describes the dir: same dir stamp, and (unless
  * the caller trusts the dir stamp alone) every file keeps its stamp, which
  * catches files rewritten in place rather than replaced by rename. */
 static int listing_current(const ws_listing *l, int dirfd,

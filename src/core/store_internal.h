@@ -96,9 +96,9 @@ int ws_expired(const ws_store *s, const ws_meta *m, uint64_t now_ns);
 int ws_abandoned(long pid, const char *host, int64_t changed_s,
                  uint64_t real_now_ns);
 /* The entries of the key dir open on dirfd after cleanup, owned by the
- * root's listing cache (valid until the next scan of that key); NULL when
+ * root's listings (valid until the next scan of that key); NULL when
  * the dir is gone or the handle does not trust it (trust.c).
- * trust_dir_stamp: reuse a cached listing on the dir's stamp alone,
+ * trust_dir_stamp: reuse a remembered listing on the dir's stamp alone,
  * without a stat of each file. Walks over the whole store do
  * (what they need, sizes and write stamps, changes only when an entry is
  * added, removed or replaced, which moves the dir's stamp); lookups, which
@@ -138,7 +138,7 @@ typedef struct entry_list {
 int ws_walk_root(ws_store *s, uint64_t now, int remove_empty,
                    int trust_dir_stamp, ws_sweep_stats *stats,
                    entry_list *out, ws_error *err);
-/* rmdir a key dir unless a writer pins it; drops its cached listing. 1
+/* rmdir a key dir unless a writer pins it; drops its listing. 1
  * when it was removed. */
 int ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir);
 
