@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ws_store_list(s, NULL, &items, &n, &err) == 0) {
     char label[WS_LABEL_MAX + 1];
     for (size_t k = 0; k < n; k++)
-      (void)ws_store_label(s, items[k].key, items[k].run_id, label, sizeof label);
+      (void)ws_store_label(s, items[k].key, items[k].run_id, &items[k].meta_st,
+                           label, sizeof label);
     if (n > 0) {
       uint64_t removed = 0;
       (void)ws_store_remove(s, KEY, items[0].run_id, &removed, &err);
