@@ -341,7 +341,7 @@ remove_root_if_unused <- function(root) {
   paths <- file.path(root, names)
   is_link <- nzchar(Sys.readlink(paths))
   is_dir <- dir.exists(paths) & !is_link
-  key_dirs <- is_dir & grepl("^[0-9a-f]{32,128}$", names)
+  key_dirs <- is_dir & .Call(C_ws_is_key, names)
   marker <- names == ".warmstart" & is_dir
   if (!all(key_dirs | marker)) return(invisible(FALSE))
   for (p in paths[key_dirs]) {

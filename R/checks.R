@@ -15,17 +15,10 @@ check_string <- function(x, arg, call = sys.call(-1)) {
   }
 }
 
-check_key <- function(key, call = sys.call(-1)) {
-  check_string(key, "key", call)
-  # Not the regex "^[0-9a-f]{32,128}$": R compiles it on every call, and
-  # its bounded repeat made this check 140 us, four times a save's work.
-  n <- nchar(key, type = "bytes")
-  if (n < 32L || n > 128L || grepl("[^0-9a-f]", key)) {
-    stop_arg(sprintf(paste0("`key` must be 32 to 128 lowercase hexadecimal ",
-                            "characters (as made by ws_key()), not \"%s\""),
-                     substr(key, 1L, 80L)), "key", call)
-  }
-}
+# Keys and run ids are checked in C (glue.c key_arg, run_id_arg), the one
+# place that knows what they may be: call .Call(C_ws_check_key, key) directly
+# from the user-facing function, so that the condition's call is that
+# function.
 
 check_flag <- function(x, arg, call = sys.call(-1)) {
   if (!is.logical(x) || length(x) != 1L || is.na(x)) {

@@ -74,7 +74,7 @@
 #' @export
 ws_compute <- function(store, key, expr, timeout = 600) {
   check_store(store)
-  check_key(key)
+  .Call(C_ws_check_key, key)
   check_nonneg(timeout, "timeout")
   computed <- compute_once(store, key, function() expr, timeout)
   computed$value

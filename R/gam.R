@@ -151,7 +151,7 @@
 #' every formula and `terms` object in it pointing at the global
 #' environment, so the environment the model was fitted in (a function's
 #' frame, a workspace) never goes into the store. A hit in the same process is
-#' served from the in-memory cache without reading the disk; a hit in another
+#' served from the value cache without reading the disk; a hit in another
 #' process costs one read, one SHA-256 and one `unserialize()`: a few
 #' milliseconds for a fit on 10,000 rows. The returned hit is that stored
 #' copy.

@@ -100,15 +100,15 @@ symbol_uses <- function(expr) {
   add <- function(role, nm) {
     if (nzchar(nm) && !(nm %in% acc[[role]])) acc[[role]] <- c(acc[[role]], nm)
   }
-  walk <- function(x, role) {
+  visit <- function(x, role) {
     if (is.symbol(x)) {
       add(role, as.character(x))
     } else if (is.call(x)) {
       head <- x[[1L]]
       args <- as.list(x)[-1L]
       if (!is.symbol(head)) {
-        walk(head, role)
-        for (a in args) walk(a, role)
+        visit(head, role)
+        for (a in args) visit(a, role)
         return()
       }
       h <- as.character(head)
@@ -118,11 +118,11 @@ symbol_uses <- function(expr) {
       }
       add("fun", h)
       if (h %in% c("$", "@")) {
-        walk(args[[1L]], role)
+        visit(args[[1L]], role)
         return()
       }
       if (h == "function") {
-        walk(args[[2L]], role)
+        visit(args[[2L]], role)
         return()
       }
       nms <- names(args)
@@ -132,11 +132,11 @@ symbol_uses <- function(expr) {
         r <- if (h %in% smooth_makers && !(nms[i] %in% c("", "by"))) {
           "smooth_arg"
         } else role
-        walk(args[[i]], r)
+        visit(args[[i]], r)
       }
     }
   }
-  walk(if (inherits(expr, "formula")) unclass(expr) else expr, "value")
+  visit(if (inherits(expr, "formula")) unclass(expr) else expr, "value")
   # The formula operator is not evaluated, and gam() reads s(), te(), ti()
   # and t2() as mgcv's whether or not mgcv is attached (its version is in
   # the key).

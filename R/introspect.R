@@ -5,7 +5,7 @@
 #' @description
 #' `ws_list()` lists the store's entries, `ws_info()` sums them up,
 #' and `summary()` of a store adds the kinds of entries, when they were
-#' written and the process-wide memory cache.
+#' written and the process-wide value cache.
 #'
 #' @param store,object A store from [ws_open()].
 #' @param ... Ignored.
@@ -108,7 +108,7 @@ print.ws_info <- function(x, ...) {
 #' @export
 ws_remove <- function(store, key) {
   check_store(store)
-  check_key(key)
+  .Call(C_ws_check_key, key)
   invisible(.Call(C_ws_remove, store, key, NULL))
 }
 
@@ -124,7 +124,7 @@ summary.ws_store <- function(object, ...) {
     oldest = if (length(cols$written)) min(cols$written) else NULL,
     newest = if (length(cols$written)) max(cols$written) else NULL,
     largest = if (length(cols$bytes)) max(cols$bytes) else NULL,
-    cache = ws_cache_usage()
+    cache = ws_value_cache_usage()
   ), class = "summary.ws_store")
 }
 

@@ -14,7 +14,7 @@
 #' header carries the R version and native encoding, ALTREP compact vectors
 #' serialize differently from the same values materialized, attribute order
 #' changes the bytes, and formulas and functions drag their environments (and
-#' srcrefs and bytecode) along. `ws_key()` walks the value in C and
+#' srcrefs and bytecode) along. `ws_key()` traverses the value in C and
 #' streams its memory straight into SHA-256 (OpenSSL, which uses the CPU's SHA
 #' instructions where there are any), with these rules:
 #'

@@ -3,8 +3,8 @@
 #' @description
 #' Opens the store rooted at `root`, creating the directory and its
 #' parents if needed. Every handle on the same root in one process shares its
-#' bookkeeping (listing cache, byte counter, sweep throttle), and many processes
-#' may use one root at once.
+#' bookkeeping (key dir listings, byte counter, sweep schedule), and many
+#' processes may use one root at once.
 #'
 #' A store holds R values, and reading an R value can run code (see
 #' *Who may write to a store* below): by default a store is private to
@@ -26,9 +26,9 @@
 #' `FALSE` writes are still atomic (a crash never leaves a half-written
 #' entry visible) but a power loss can lose recent saves.
 #' @param memory_cache If `TRUE`, lookups through this handle use the
-#' process-wide in-memory cache: a repeated lookup of an unchanged entry
-#' returns the cached R value without reading the disk. The cache holds at
-#' most `getOption("warmstart.cache_max_entries", 128)` entries and
+#' process-wide value cache (in memory): a repeated lookup of an unchanged
+#' entry returns the cached R value without reading the disk. The cache
+#' holds at most `getOption("warmstart.cache_max_entries", 128)` entries and
 #' `getOption("warmstart.cache_max_bytes", 256 * 1024^2)` bytes of
 #' payload (the bounds are read by every `ws_open()`); the least
 #' recently used entry goes first.
@@ -224,9 +224,9 @@ ws_open <- function(root = NULL, size_budget = 1024^3, ttl = 30 * 86400,
     stop_arg(sprintf("`root` must be a directory, but '%s' is a file", root),
              "root", sys.call())
   }
-  # The lookup cache is process-wide: its bounds come from options, read
+  # The value cache is process-wide: its bounds come from options, read
   # at every open so a change takes effect with the next handle.
-  .Call(C_ws_cache_limits,
+  .Call(C_ws_value_cache_limits,
         getOption("warmstart.cache_max_entries", 128),
         getOption("warmstart.cache_max_bytes", 256 * 1024^2))
   .Call(C_ws_open, root, as.double(size_budget), as.double(ttl), durable,
@@ -345,7 +345,7 @@ secret_bytes <- function(secret, call) {
 ws_save <- function(store, key, payload, objective = NULL, iteration = NULL,
                     kind = c("checkpoint", "final"), run_id = NULL) {
   check_store(store)
-  check_key(key)
+  .Call(C_ws_check_key, key)
   if (missing(payload)) stop_arg("`payload` is missing", "payload", sys.call())
   if (!is.null(objective) &&
       (!is.numeric(objective) || length(objective) != 1L)) {
@@ -431,14 +431,14 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' lookup goes on to the next best. See *Who may write to a store* in
 #' [ws_open()].
 #'
-#' With the memory cache on, a repeated lookup of an unchanged entry returns
-#' the very R value the first lookup built, so it costs the same for 1 KB and
-#' 100 MB. The cache checks the key directory and the entry's files (device,
+#' With the value cache on (`memory_cache = TRUE`), a repeated lookup of an
+#' unchanged entry returns the very R value the first lookup built, so it
+#' costs the same for 1 KB and 100 MB. The cache checks the key directory and the entry's files (device,
 #' inode, size, and nanosecond modification and change times) on every hit,
 #' so a write by any process is seen at once. The returned value is marked
 #' shared: modifying it makes a copy and leaves the cached value unchanged.
 #' Lookups that record an access (`semantics = "access"`) rewrite the
-#' entry's metadata and so do not use the memory cache.
+#' entry's metadata and so do not use the value cache.
 #'
 #' A payload whose metadata states no format (an entry the Rust store wrote,
 #' or one of ours after one of the gam crate's later stores rewrote its
@@ -477,12 +477,14 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' @aliases ws_entry
 #' @export
 ws_lookup <- function(store, key) {
+  check_store(store)
   .Call(C_ws_lookup, store, key, FALSE, NA)
 }
 
 #' @rdname ws_lookup
 #' @export
 ws_lookup_latest <- function(store, key) {
+  check_store(store)
   .Call(C_ws_lookup, store, key, TRUE, NA)
 }
 
@@ -511,8 +513,8 @@ ws_lookup_latest <- function(store, key) {
 #' its run id. Only directories named like keys are touched: other files under
 #' the root are left alone.
 #'
-#' Saves run this sweep themselves (throttled), so calling it is needed only
-#' to reclaim space at a chosen moment.
+#' Saves run this sweep themselves, on a schedule, so calling it is needed
+#' only to reclaim space at a chosen moment.
 #'
 #' @return Invisibly, a list: `entries` and `bytes` that remain,
 #' `removed` (entries and half entries removed), `temps_removed`,

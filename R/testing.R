@@ -21,8 +21,8 @@ ws_inject_fault <- function(store, point, action, times = 1L) {
   invisible(.Call(C_ws_inject_fault, store, p, a, as.integer(times)))
 }
 
-ws_cache_usage <- function() .Call(C_ws_cache_usage)
-ws_cache_clear <- function() invisible(.Call(C_ws_cache_clear))
+ws_value_cache_usage <- function() .Call(C_ws_value_cache_usage)
+ws_value_cache_clear <- function() invisible(.Call(C_ws_value_cache_clear))
 ws_same_object <- function(x, y) .Call(C_ws_same_object, x, y)
 ws_close <- function(store) invisible(.Call(C_ws_close, store))
 

@@ -74,8 +74,8 @@ rows <- list(
     out <- compare("gaussian REML", d,
                    function(db) gam(form, data = db, method = "REML"),
                    function(db, st) ws_gam(form, db, method = "REML", store = st), B)
-    # A hit as another process sees it: from disk, the memory cache cleared.
-    warmstart:::ws_cache_clear()
+    # A hit as another process sees it: from disk, the value cache cleared.
+    warmstart:::ws_value_cache_clear()
     hit <- timed(ws_gam(form, d, method = "REML", store = out$store))
     hit_mem <- timed(ws_gam(form, d, method = "REML", store = out$store))
     attr(out$rows, "hit") <- sprintf(

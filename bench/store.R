@@ -46,7 +46,7 @@ cat(sprintf("warmstart %s, R %s, %s; stores in %s\n", packageVersion("warmstart"
 
 # ---- hot lookups ----
 # A plain loop: R's garbage collection counts, as it does in users' code.
-cat("\n-- hot lookup (memory cache on; GC included)\n")
+cat("\n-- hot lookup (value cache on; GC included)\n")
 st <- ws_open(root_of("hot"), size_budget = Inf)
 k1 <- ws_key("hot", "1KB")
 k10 <- ws_key("hot", "10MB")
@@ -116,7 +116,7 @@ cold_case <- function(label, value, reps_rounds = 9) {
   unlink(rds)
   t
 }
-cat("\n-- cold lookups (memory cache off; medians of interleaved rounds)\n")
+cat("\n-- cold lookups (value cache off; medians of interleaved rounds)\n")
 c100 <- cold_case("raw-100MB", as.raw(sample(0:255, 1e8, TRUE)))
 c10 <- cold_case("raw-10MB", as.raw(sample(0:255, 1e7, TRUE)), 15)
 cd100 <- cold_case("dbl-100MB", runif(12.5e6))
@@ -251,12 +251,12 @@ cat(sprintf("  100 keys:   %s per save\n  %d keys: %s per save\n",
 target(sprintf("amortized save, %d keys / 100 keys", big_keys),
        median(a_large) / median(a_small), "<= 1.3")
 
-# ---- memory: the lookup cache's bounds ----
+# ---- memory: the value cache's bounds ----
 # Two fresh processes look up the same 40 entries of 10 MB three times:
 # one with the cache bounded to 64 MiB, one with it off. The difference in
 # resident growth is what the cache holds (the rest is R's and malloc's
 # churn, the same in both).
-cat("\n-- lookup cache bounds (resident memory, two processes)\n")
+cat("\n-- value cache bounds (resident memory, two processes)\n")
 mem_root <- root_of("memory")
 local({
   s <- ws_open(mem_root, size_budget = Inf, durable = FALSE)
@@ -272,7 +272,7 @@ mem_run <- function(cache) {
     "keys <- vapply(1:40, function(i) ws_key('m', i), ''); ",
     "invisible(gc()); before <- rss(); ",
     "for (r in 1:3) for (k in keys) invisible(ws_lookup(s, k)); invisible(gc()); ",
-    "u <- warmstart:::ws_cache_usage(); ",
+    "u <- warmstart:::ws_value_cache_usage(); ",
     "cat(before, rss(), u$entries, u$bytes / 1024^2)")
   as.numeric(strsplit(system2(rscript, c("--vanilla", "-e", shQuote(code)),
                               stdout = TRUE), " ")[[1]])
@@ -289,7 +289,7 @@ target("cache's resident share / its byte bound (64 MiB)",
 # ---- the reference Rust store, side by side ----
 # Its `bench` command: N saves (20 keys in turn), a final entry, its first
 # lookup, then N lookups of it. warmstart runs the same sequence in this
-# process, with its lookup cache (its default) and without (every lookup
+# process, with its value cache (its default) and without (every lookup
 # reads the file, as the Rust store's do). WARMSTART_REFSTORE names the
 # binary; `make test` builds it from ../shared/reference/refstore.
 refstore <- Sys.getenv("WARMSTART_REFSTORE", ".refstore/target/release/refstore")
@@ -336,12 +336,12 @@ if (file.exists(refstore)) {
     cat(sprintf(paste0("  %-6s save: rust %9.1f us  warmstart %9.1f us\n",
                        "  %-6s first lookup: rust %9.1f us  warmstart %9.1f us\n",
                        "  %-6s hot lookup: rust %9.2f us  warmstart %9.2f us ",
-                       "(memory cache off: %.2f us)\n"),
+                       "(value cache off: %.2f us)\n"),
                 size, r[1], w[1], size, r[2], w[2], size, r[3], w[3], wn[3]))
     target(sprintf("%s save: warmstart / Rust store (info)", size), w[1] / r[1], "-")
     target(sprintf("%s first lookup: warmstart / Rust store (info)", size), w[2] / r[2], "-")
     target(sprintf("%s hot lookup: warmstart / Rust store (info)", size), w[3] / r[3], "-")
-    target(sprintf("%s hot lookup, no memory cache: warmstart / Rust (info)", size),
+    target(sprintf("%s hot lookup, no value cache: warmstart / Rust (info)", size),
            wn[3] / r[3], "-")
   }
 }

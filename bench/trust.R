@@ -43,7 +43,7 @@ cat(sprintf("warmstart %s, R %s; stores in %s\n", packageVersion("warmstart"),
             getRversion(), bench_dir))
 
 # ---- hot lookups ----
-cat("\n-- hot lookup of 1 KB (memory cache on)\n")
+cat("\n-- hot lookup of 1 KB (value cache on)\n")
 payload <- as.raw(sample(0:255, 1024, TRUE))
 k <- ws_key("hot")
 handles <- list(

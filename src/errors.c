@@ -87,9 +87,6 @@ void ws_raise(const ws_error *err) {
   case WS_ERR_IO:
     raise_condition("ws_io_error", err->msg, err->errnum, err->path, NULL);
     break;
-  case WS_ERR_ARGUMENT:
-    raise_condition("ws_bad_argument", err->msg, 0, NULL, err->argument);
-    break;
   case WS_ERR_UNTRUSTED:
     /* The reason ("owner", "group", "others") travels as `argument`. */
     raise_condition("ws_untrusted_store", err->msg, 0, err->path, err->argument);

@@ -1,5 +1,5 @@
 /* ws_key(): SHA-256 over a canonical, typed, length-framed encoding of R
- * values, walked in C and streamed into the hash (no serialization buffer).
+ * values, traversed in C and streamed into the hash (no serialization buffer).
  * This file is glue (it reads SEXPs); the hash itself is the core's.
  *
  * Why not hash serialize(): its header carries the R version and native
@@ -76,7 +76,7 @@ typedef struct step {
   const char *name; /* STEP_NAME, STEP_ATTR */
 } step;
 
-/* The state of one ws_key() call. The walk runs R code (deparse() of a
+/* The state of one ws_key() call. The traversal runs R code (deparse() of a
  * primitive, ALTREP region methods) that may call ws_key() again, and it
  * can raise an R error (a value we refuse, a failed allocation while
  * translating a string): so the state is per call, in memory R reclaims
@@ -424,7 +424,7 @@ static void put_attributes(hasher *k, SEXP x) {
   }
 }
 
-/* ---- the walk ---- */
+/* ---- the traversal ---- */
 
 static void put_header(hasher *k, int tag, SEXP x) {
   put_u8(k, (unsigned)tag);

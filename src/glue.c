@@ -19,9 +19,13 @@
 
 /* ---- argument helpers ---- */
 
+/* The R functions check that `store` is a store (check_store() in
+ * R/checks.R, the one place that says so); the type check here only keeps
+ * a wrong SEXP from being read as a handle. What R cannot see is whether
+ * the handle is still open. */
 static ws_store *store_arg(SEXP x) {
   if (TYPEOF(x) != EXTPTRSXP || !Rf_inherits(x, "ws_store"))
-    ws_raise_arg("store", "`store` must be a warmstart store created by ws_open()");
+    ws_raise_arg("store", "internal error: not a store handle");
   ws_store *s = R_ExternalPtrAddr(x);
   if (s == NULL)
     ws_raise_arg("store", "`store` is no longer open (was it saved and "
@@ -35,6 +39,9 @@ static const char *string_arg(SEXP x, const char *what) {
   return CHAR(STRING_ELT(x, 0));
 }
 
+/* A key, checked here and nowhere else: the R functions call it first
+ * (C_ws_check_key), the entry points that take a key call it again, the
+ * core's ws_require_names() only guards. The rule is names.c's. */
 static const char *key_arg(SEXP x) {
   const char *key = string_arg(x, "key");
   if (!ws_valid_key(key))
@@ -44,7 +51,7 @@ static const char *key_arg(SEXP x) {
   return key;
 }
 
-/* A run id, checked here and nowhere else (the R wrappers defer to it). */
+/* A run id, checked here and nowhere else (the R functions defer to it). */
 static const char *run_id_arg(SEXP x) {
   string_arg(x, "run_id");
   const char *rid = Rf_translateCharUTF8(STRING_ELT(x, 0));
@@ -148,7 +155,7 @@ SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
   opt.ttl_ns = (ISNAN(t) || t <= 0 || !R_FINITE(t) || t * 1e9 >= 1.8e19)
                    ? 0 : (uint64_t)llround(t * 1e9);
   opt.durable = Rf_asLogical(durable) == TRUE;
-  opt.memory_cache = Rf_asLogical(memory_cache) == TRUE;
+  opt.value_cache = Rf_asLogical(memory_cache) == TRUE;
   if (strcmp(sem, "0.3.122") == 0)
     opt.semantics = WS_SEMANTICS_0_3_122;
   else if (strcmp(sem, "access") == 0)
@@ -196,7 +203,7 @@ SEXP C_ws_store_info(SEXP store) {
                                            ? R_PosInf : (double)o->size_budget));
   SET_VECTOR_ELT(out, 2, Rf_ScalarReal((double)o->ttl_ns / 1e9));
   SET_VECTOR_ELT(out, 3, Rf_ScalarLogical(o->durable));
-  SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->memory_cache));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarLogical(o->value_cache));
   SET_VECTOR_ELT(out, 5, Rf_mkString(o->semantics == WS_SEMANTICS_ACCESS
                                          ? "access" : "0.3.122"));
   SET_VECTOR_ELT(out, 6, Rf_mkString(o->producer));
@@ -268,7 +275,7 @@ typedef struct alloc_ctx {
 
 /* Payloads of a megabyte or more get pages of their own (mmap), handed
  * back to the system the moment R frees the vector. From R's heap, a 10 MB
- * payload the lookup cache lets go of stayed resident (malloc keeps such
+ * payload the value cache lets go of stayed resident (malloc keeps such
  * chunks once its mmap threshold has grown), and with the cache bounded
  * to 64 MiB a process held twice that. */
 #define OWN_PAGES_FROM ((size_t)1 << 20)
@@ -399,11 +406,11 @@ static void release_sexp(void *value) { R_ReleaseObject((SEXP)value); }
  * package environments, which serialize as references to this session's
  * own), an external pointer or a weak reference. A caller who changes
  * such a thing changes it for everyone holding the value, so a value
- * that holds one is never handed out twice from the lookup cache: it is
+ * that holds one is never handed out twice from the value cache: it is
  * cached as its verified bytes and decoded afresh at each lookup. Too
- * deep to walk (a very long pairlist is walked along, not into) counts as
+ * deep to traverse (a very long pairlist is followed along, not into) counts as
  * holding one. */
-#define REF_WALK_MAX_DEPTH 10000
+#define REF_TRAVERSE_MAX_DEPTH 10000
 
 static int special_env(SEXP env) {
   return env == R_GlobalEnv || env == R_BaseEnv || env == R_EmptyEnv ||
@@ -411,7 +418,7 @@ static int special_env(SEXP env) {
 }
 
 static int holds_reference(SEXP x, int depth) {
-  if (depth > REF_WALK_MAX_DEPTH) return 1;
+  if (depth > REF_TRAVERSE_MAX_DEPTH) return 1;
   for (;;) {
     if (x == R_NilValue) return 0;
     if (ATTRIB(x) != R_NilValue && TYPEOF(x) != CHARSXP &&
@@ -449,7 +456,7 @@ static int holds_reference(SEXP x, int depth) {
   }
 }
 
-/* The lookup cache's stand-in for a value decoded at each lookup: its
+/* The value cache's stand-in for a value decoded at each lookup: its
  * verified serialized bytes in an external pointer's protected slot (no
  * cached value is otherwise an external pointer: one that holds one is
  * never cached as a value). */
@@ -634,7 +641,7 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
       SET_VECTOR_ELT(held, 1, out);
     }
     R_PreserveObject(held);
-    ws_store_cache_put(s, k, mode, &f, held, (size_t)f.meta.payload_bytes,
+    ws_store_value_cache_put(s, k, mode, &f, held, (size_t)f.meta.payload_bytes,
                        release_sexp);
   }
   warn_refused(&a, k);
@@ -791,7 +798,7 @@ SEXP C_ws_release(SEXP claim) {
   return R_NilValue;
 }
 
-/* One entry, by run id (ws_cachem()'s eviction of what it listed). */
+/* One entry, by run id (ws_cachem()'s pruning of what it listed). */
 SEXP C_ws_remove_entry(SEXP store, SEXP key, SEXP run_id) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
@@ -808,7 +815,7 @@ SEXP C_ws_evict(SEXP store, SEXP verify) {
   ws_error err;
   unsigned flags = WS_SWEEP_FORCE;
   if (Rf_asLogical(verify) == TRUE) flags |= WS_SWEEP_VERIFY;
-  if (ws_store_evict(s, flags, &st, &err) != 0) ws_raise(&err);
+  if (ws_store_sweep(s, flags, &st, &err) != 0) ws_raise(&err);
   const char *names[] = {"entries", "bytes", "removed", "temps_removed",
                          "corrupt", ""};
   double values[] = {(double)st.entries, (double)st.bytes, (double)st.removed,
@@ -849,15 +856,15 @@ SEXP C_ws_sweep_state(SEXP store) {
   return named_numbers(names, values);
 }
 
-SEXP C_ws_cache_usage(void) {
+SEXP C_ws_value_cache_usage(void) {
   size_t n, bytes;
-  ws_lcache_usage(&n, &bytes);
+  ws_value_cache_usage(&n, &bytes);
   const char *names[] = {"entries", "bytes", ""};
   double values[] = {(double)n, (double)bytes};
   return named_numbers(names, values);
 }
 
-SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
+SEXP C_ws_value_cache_limits(SEXP entries, SEXP bytes) {
   double e = Rf_asReal(entries), b = Rf_asReal(bytes);
   if (!R_FINITE(e) || e < 0 || e > 1e9)
     ws_raise_arg("warmstart.cache_max_entries",
@@ -865,19 +872,38 @@ SEXP C_ws_cache_limits(SEXP entries, SEXP bytes) {
   if (ISNAN(b) || b < 0)
     ws_raise_arg("warmstart.cache_max_bytes",
                  "option `warmstart.cache_max_bytes` must be a number >= 0");
-  ws_lcache_set_limits((size_t)e, (!R_FINITE(b) || b >= (double)SIZE_MAX)
+  ws_value_cache_set_limits((size_t)e, (!R_FINITE(b) || b >= (double)SIZE_MAX)
                                       ? SIZE_MAX : (size_t)b);
   return R_NilValue;
 }
 
-SEXP C_ws_cache_clear(void) {
-  ws_lcache_clear();
+SEXP C_ws_value_cache_clear(void) {
+  ws_value_cache_clear();
   return R_NilValue;
 }
 
 SEXP C_ws_is_r_serialization(SEXP bytes) {
   if (TYPEOF(bytes) != RAWSXP) return Rf_ScalarLogical(FALSE);
   return Rf_ScalarLogical(ws_is_r_serialization(RAW(bytes), (size_t)XLENGTH(bytes)));
+}
+
+/* Which of the strings are keys (names.c's rule), for R code that looks at
+ * directory names; NA is not a key. */
+SEXP C_ws_is_key(SEXP x) {
+  if (TYPEOF(x) != STRSXP) ws_raise_arg("x", "`x` must be a character vector");
+  R_xlen_t n = XLENGTH(x);
+  SEXP out = PROTECT(Rf_allocVector(LGLSXP, n));
+  for (R_xlen_t i = 0; i < n; i++) {
+    SEXP s = STRING_ELT(x, i);
+    LOGICAL(out)[i] = s != NA_STRING && ws_valid_key(CHAR(s));
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP C_ws_check_key(SEXP key) {
+  key_arg(key);
+  return R_NilValue;
 }
 
 SEXP C_ws_check_run_id(SEXP run_id) {

@@ -11,7 +11,7 @@ root <- file.path(tempdir(), "gctorture-store")
 # same outputs, whether tortured or not.
 exercise <- function() {
   unlink(root, recursive = TRUE)
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   # Not durable: fsync has nothing to do with the glue, and costs time.
   st <- ws_open(root, size_budget = 1e6, ttl = 3600, durable = FALSE)
   k1 <- ws_key("gc", 1L)
@@ -82,7 +82,7 @@ exercise <- function() {
                         ws_io_error = function(e) e$code),
     # Its counts are the process's, which differ between the runs.
     sweep_state = names(warmstart:::ws_sweep_state(st)),
-    cache_usage = names(warmstart:::ws_cache_usage())
+    cache_usage = names(warmstart:::ws_value_cache_usage())
   )
   # Written times differ between the runs: compare their shape only (a
   # meta's size moves with the number of digits of its nanoseconds).

@@ -100,6 +100,6 @@ int ws_store_record_access(ws_store *s, const char *key, const ws_found *found) 
   if (dirfd < 0) return 0;
   int done = touch_pinned(s, dirfd, found->run_id, &found->meta_st);
   close(dirfd); /* releases the pin */
-  if (done) ws_lcache_invalidate_dir(dir);
+  if (done) ws_value_cache_invalidate_dir(dir);
   return done;
 }

@@ -53,10 +53,7 @@ static int still_named(int fd, const char *path) {
 int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err) {
   char dir[PATH_MAX], path[PATH_MAX];
   *out = NULL;
-  if (!ws_valid_key(key)) {
-    ws_error_arg(err, "key", "invalid key '%s'", key);
-    return -1;
-  }
+  if (ws_require_names(key, NULL, err) != 0) return -1;
   if (claim_path(s, key, dir, path) != 0) {
     ws_error_io(err, errno, path, "cannot make the claims directory of '%s': %s",
                 s->rs->root, strerror(errno));

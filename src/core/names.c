@@ -71,6 +71,25 @@ int ws_valid_run_id(const char *s) {
   return n >= 1 && n <= WS_RUNID_MAX;
 }
 
+/* The core's guard on the names it is handed. Keys and run ids that come
+ * from R were checked by the glue (key_arg, run_id_arg in glue.c, the one
+ * place that tells the user what is wrong); failing here is a bug in the
+ * caller, reported as such. It stays because a key or run id becomes a
+ * path: an unchecked one could name a file outside the store. */
+int ws_require_names(const char *key, const char *run_id, ws_error *err) {
+  if (key != NULL && !ws_valid_key(key)) {
+    ws_error_set(err, EINVAL, "internal error: an unchecked key reached the "
+                 "store (%.80s)", key);
+    return -1;
+  }
+  if (run_id != NULL && !ws_valid_run_id(run_id)) {
+    ws_error_set(err, EINVAL, "internal error: an unchecked run id reached "
+                 "the store (%.80s)", run_id);
+    return -1;
+  }
+  return 0;
+}
+
 static int parse_decimal(const char **p, long *out) {
   const char *s = *p;
   size_t n = 0;

@@ -65,7 +65,7 @@ static void remove_entry_at(int dirfd, const char *dir, const char *run_id) {
     unlink_at_quiet(dirfd, name);
   if (entry_name(name, sizeof name, run_id, "bin") == 0)
     unlink_at_quiet(dirfd, name);
-  ws_lcache_invalidate_dir(dir);
+  ws_value_cache_invalidate_dir(dir);
 }
 
 void ws_remove_entry(const char *dir, const char *run_id) {
@@ -210,7 +210,7 @@ static void remove_judged(scan *c, const char *run_id, const ws_stamp *meta,
   count_removed(c);
 }
 
-/* The cached listing still describes the dir: same dir stamp, and (unless
+/* The remembered listing still describes the dir: same dir stamp, and (unless
  * the caller trusts the dir stamp alone) every file keeps its stamp, which
  * catches files rewritten in place rather than replaced by rename. */
 static int listing_current(const ws_listing *l, int dirfd,

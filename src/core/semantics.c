@@ -1,6 +1,6 @@
 /* The rules that differ between the gam crate's store versions: which
- * entry a lookup returns, when an entry expires. (The order of eviction is
- * in sweep.c, recording an access in access.c.) */
+ * entry a lookup returns, when an entry expires. (The order in which a
+ * sweep removes entries is in sweep.c, recording an access in access.c.) */
 #include <string.h>
 
 #include "store_internal.h"

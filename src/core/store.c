@@ -41,15 +41,6 @@ void ws_error_io(ws_error *err, int errnum, const char *path,
   snprintf(err->path, sizeof err->path, "%s", path);
 }
 
-void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...) {
-  if (err == NULL) return;
-  va_list ap;
-  va_start(ap, fmt);
-  error_fill(err, WS_ERR_ARGUMENT, EINVAL, fmt, ap);
-  va_end(ap);
-  snprintf(err->argument, sizeof err->argument, "%s", argument);
-}
-
 /* ---- handles and the per-root shared state ---- */
 
 static ws_root_state *roots = NULL;
@@ -207,16 +198,10 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
                   const char *label, char run_id_out[WS_RUNID_MAX + 1],
                   ws_error *err) {
   char dir[PATH_MAX];
-  if (!ws_valid_key(key)) {
-    ws_error_arg(err, "key", "invalid key '%s'", key);
-    return -1;
-  }
-  if (run_id != NULL && !ws_valid_run_id(run_id)) {
-    ws_error_arg(err, "run_id", "invalid run id '%s'", run_id);
-    return -1;
-  }
+  if (ws_require_names(key, run_id, err) != 0) return -1;
   if (label != NULL && strlen(label) > WS_LABEL_MAX) {
-    ws_error_arg(err, "label", "label longer than %d bytes", WS_LABEL_MAX);
+    ws_error_set(err, EINVAL, "internal error: a label longer than %d bytes "
+                 "reached the store", WS_LABEL_MAX);
     return -1;
   }
   if (ws_key_dir(s, key, dir) != 0) {
@@ -225,7 +210,7 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
   }
   /* A new write can change the winner of both lookup modes, and a fresh
    * run id leaves the cached winner's files untouched: drop both rows. */
-  ws_lcache_invalidate_dir(dir);
+  ws_value_cache_invalidate_dir(dir);
   if (run_id != NULL)
     memcpy(run_id_out, run_id, strlen(run_id) + 1);
   else
@@ -267,7 +252,7 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
  * within one clock tick cannot hide. What the check does not see is a file
  * written in place, outside the protocol: the cached value is then still
  * the one verified when it was read, never the damaged bytes. */
-static int fresh_dir_equal(const char *dir, const ws_lcache_row *row) {
+static int fresh_dir_equal(const char *dir, const ws_value_cache_row *row) {
   ws_stamp st;
   return ws_stamp_path(dir, &st) == 0 && ws_stamp_equal(&st, &row->dir_st);
 }
@@ -280,7 +265,7 @@ static int fresh_dir_equal(const char *dir, const ws_lcache_row *row) {
  * this handle's trust (no system call for either). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
                          uint64_t now, ws_found *out) {
-  ws_lcache_row *row = ws_lcache_get(dir, mode);
+  ws_value_cache_row *row = ws_value_cache_get(dir, mode);
   if (row == NULL) return 0;
   if (row->chosen_by != (s->auth ? ws_auth_key_id(s->auth) : 0) ||
       row->semantics != (int)s->opt.semantics ||
@@ -293,7 +278,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
     /* Unlike the Rust store, an expired winner is not removed here: the
      * slow path's scan removes it (under the dir's lock) and goes on to a
      * later entry that may still be valid. */
-    ws_lcache_invalidate(dir, mode);
+    ws_value_cache_invalidate(dir, mode);
     return 0;
   }
   out->meta = row->meta;
@@ -431,22 +416,19 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     ws_error *err) {
   char dir[PATH_MAX];
   memset(out, 0, sizeof *out);
-  if (!ws_valid_key(key)) {
-    ws_error_arg(err, "key", "invalid key '%s'", key);
-    return -1;
-  }
+  if (ws_require_names(key, NULL, err) != 0) return -1;
   if (ws_key_dir(s, key, dir) != 0) {
     ws_error_io(err, errno, dir, "store path too long for key '%s'", key);
     return -1;
   }
   uint64_t now = ws_store_now_ns(s);
-  if (s->opt.memory_cache && lookup_cached(s, dir, mode, now, out)) return 1;
+  if (s->opt.value_cache && lookup_cached(s, dir, mode, now, out)) return 1;
 
   int dirfd = ws_open_dir(dir);
   if (dirfd < 0) {
-    /* Gone (evicted elsewhere), or not a directory of ours (a link). */
+    /* Gone (swept elsewhere), or not a directory of ours (a link). */
     if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) {
-      ws_lcache_invalidate_dir(dir);
+      ws_value_cache_invalidate_dir(dir);
       return 0;
     }
     ws_error_io(err, errno, dir, "cannot open '%s': %s", dir, strerror(errno));
@@ -473,7 +455,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
   while (reads < 8) {
     const ws_listing *l = ws_scan_key_dir(s, key, dir, dirfd, now, 0, NULL);
     if (l == NULL) {
-      ws_lcache_invalidate_dir(dir); /* the dir is gone (evicted elsewhere) */
+      ws_value_cache_invalidate_dir(dir); /* the dir is gone (swept elsewhere) */
       break;
     }
     const ws_scanned *best = NULL;
@@ -526,17 +508,17 @@ oom:
   return -1;
 }
 
-void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
+void ws_store_value_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
                         void (*release)(void *)) {
   char dir[PATH_MAX];
   /* An unsettled stamp cannot prove "unchanged" later, so such a row would
    * never be served: do not keep it. */
-  if (!s->opt.memory_cache || !found->settled || ws_key_dir(s, key, dir) != 0) {
+  if (!s->opt.value_cache || !found->settled || ws_key_dir(s, key, dir) != 0) {
     if (release) release(value);
     return;
   }
-  ws_lcache_row row;
+  ws_value_cache_row row;
   memset(&row, 0, sizeof row);
   row.dir_path = dir;
   row.mode = mode;
@@ -553,7 +535,7 @@ void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
   row.chosen_by = s->auth ? ws_auth_key_id(s->auth) : 0;
   row.authenticated = found->authenticated;
   row.semantics = (int)s->opt.semantics;
-  ws_lcache_put(&row);
+  ws_value_cache_put(&row);
 }
 
 

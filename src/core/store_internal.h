@@ -13,7 +13,8 @@
 /* Temp files and half entries older than this are swept whoever wrote them:
  * their writer is on another host or hung. */
 #define WS_ABANDON_AFTER_SECS 3600
-/* Conservative size of one meta file, for the throttle's byte estimate. */
+/* Conservative size of one meta file, for the sweep schedule's byte
+ * estimate. */
 #define WS_APPROX_META_BYTES 512
 /* The sweep schedule (see sweep_due() in sweep.c): at least this many
  * saves between sweeps, and at least 1/WS_SWEEP_WALK_DIVISOR of what the
@@ -21,7 +22,7 @@
  * by the saves between two walks, is O(1) per save. */
 #define WS_SWEEP_MIN_SAVES 32
 #define WS_SWEEP_WALK_DIVISOR 8
-/* An eviction goes down to this fraction of the budget (per mille), not to
+/* A sweep over budget goes down to this fraction of the budget (per mille), not to
  * the budget itself: a full store would otherwise sweep on every save. */
 #define WS_SWEEP_LOW_WATER_PERMILLE 900
 /* Where a completed sweep leaves its marker (a subdirectory of the root),
@@ -95,9 +96,9 @@ int ws_expired(const ws_store *s, const ws_meta *m, uint64_t now_ns);
 int ws_abandoned(long pid, const char *host, int64_t changed_s,
                  uint64_t real_now_ns);
 /* The entries of the key dir open on dirfd after cleanup, owned by the
- * root's listing cache (valid until the next scan of that key); NULL when
+ * root's listings (valid until the next scan of that key); NULL when
  * the dir is gone or the handle does not trust it (trust.c).
- * trust_dir_stamp: reuse a cached listing on the dir's stamp alone,
+ * trust_dir_stamp: reuse a remembered listing on the dir's stamp alone,
  * without a stat of each file. Walks over the whole store do
  * (what they need, sizes and write stamps, changes only when an entry is
  * added, removed or replaced, which moves the dir's stamp); lookups, which
@@ -134,10 +135,10 @@ typedef struct entry_list {
  * removing emptied key dirs when remove_empty is set). trust_dir_stamp as
  * for ws_scan_key_dir: the scheduled sweep trusts it, listings for users
  * and the verifying sweep check every file. */
-int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
+int ws_walk_root(ws_store *s, uint64_t now, int remove_empty,
                    int trust_dir_stamp, ws_sweep_stats *stats,
                    entry_list *out, ws_error *err);
-/* rmdir a key dir unless a writer pins it; drops its cached listing. 1
+/* rmdir a key dir unless a writer pins it; drops its listing. 1
  * when it was removed. */
 int ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir);
 

@@ -1,5 +1,6 @@
-/* The sweep: TTL and budget eviction over the whole store, its schedule,
- * and the marker it leaves for other processes. */
+/* The sweep: one walk over the whole store that removes expired entries
+ * and, over budget, the first in line (semantics.c); its schedule, and the
+ * marker it leaves for other processes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -87,7 +88,7 @@ static uint64_t count_keys(const entry_list *l) {
  * without fsync, read only for its numbers, and a full sweep still runs at
  * least every WS_SWEEP_MARKER_FRESH_SECS while anyone saves.
  * It lives in a subdirectory so that rewriting it does not move the
- * root's stamp, which the short-circuit in ws_store_evict() relies on.
+ * root's stamp, which the short-circuit in ws_store_sweep() relies on.
  * The walk skips non-key names; the Rust store scans any subdirectory but
  * finds no entries there and leaves it, as it is not empty. */
 
@@ -226,10 +227,10 @@ void ws_sweep_after_save(ws_store *s, size_t payload_bytes) {
   rs->byte_total += (uint64_t)payload_bytes + WS_APPROX_META_BYTES;
   rs->saves_since_sweep++;
   /* Failures of the sweep do not fail the save that ran it. */
-  if (sweep_due(s, first)) (void)ws_store_evict(s, 0, NULL, NULL);
+  if (sweep_due(s, first)) (void)ws_store_sweep(s, 0, NULL, NULL);
 }
 
-int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
+int ws_store_sweep(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err) {
   ws_root_state *rs = s->rs;
   int force = (flags & WS_SWEEP_FORCE) != 0;
@@ -238,7 +239,7 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   uint64_t real_now = ws_real_now_ns();
   if (stats == NULL) stats = &local;
   memset(stats, 0, sizeof *stats);
-  /* Short-circuit a throttled sweep while comfortably under budget and no key
+  /* Short-circuit a scheduled sweep while comfortably under budget and no key
    * dir was added or removed (the root's stamp is unchanged): the size walk
    * would be a no-op, and TTL is enforced lazily at lookup anyway. */
   int have_root = ws_stamp_path(rs->root, &root_st) == 0;
@@ -253,7 +254,7 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   entry_list l = {NULL, 0, 0};
   /* A sweep the schedule ran trusts unchanged key dirs (a stat each, not
    * one per file: the walk stays cheap); one asked for checks every file. */
-  if (ws_collect_all(s, ws_store_now_ns(s), 1, !force, stats, &l, err) != 0) {
+  if (ws_walk_root(s, ws_store_now_ns(s), 1, !force, stats, &l, err) != 0) {
     free(l.items);
     return -1;
   }
@@ -298,7 +299,7 @@ int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
   rs->saves_since_sweep = 0;
   write_marker(s, total, walked, stats);
   /* Stamp the root after the walk: the dirs it removed moved the root's
-   * stamp, and the next throttled sweep must compare with the new one. */
+   * stamp, and the next scheduled sweep must compare with the new one. */
   if (total <= s->opt.size_budget && ws_stamp_path(rs->root, &root_st) == 0) {
     rs->have_last_sweep = 1;
     rs->last_sweep_root = root_st;

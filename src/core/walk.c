@@ -1,6 +1,6 @@
 /* Walking the whole store: listing its entries, reading an entry's label,
  * removing a key's entries. The sweep (sweep.c) walks with the same
- * collector. */
+ * walker. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -35,14 +35,14 @@ int ws_remove_key_dir_if_empty(ws_store *s, const char *key, const char *dir) {
    * save, so it does not lose the dir itself either (gam#868). */
   if (ws_rmdir_unpinned(dir) != 0) return 0;
   ws_strmap_remove(s->rs->listings, key);
-  ws_lcache_invalidate_dir(dir);
+  ws_value_cache_invalidate_dir(dir);
   return 1;
 }
 
 /* Scan one key dir into the list (cleaning up in passing, as a lookup
  * does); an emptied dir is removed when remove_empty is set. A key dir
  * that is a link is not followed: it is not the store's. */
-static int collect_key(ws_store *s, const char *key, uint64_t now,
+static int walk_key(ws_store *s, const char *key, uint64_t now,
                        int remove_empty, int trust_dir_stamp,
                        ws_sweep_stats *stats, entry_list *out) {
   char dir[PATH_MAX];
@@ -66,7 +66,7 @@ static int collect_key(ws_store *s, const char *key, uint64_t now,
 
 /* Every key dir under the root (only key-shaped names are ours: a root
  * pointed at a busy directory must not have its other contents touched). */
-int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
+int ws_walk_root(ws_store *s, uint64_t now, int remove_empty,
                    int trust_dir_stamp, ws_sweep_stats *stats,
                    entry_list *out, ws_error *err) {
   DIR *d = opendir(s->rs->root);
@@ -82,7 +82,7 @@ int ws_collect_all(ws_store *s, uint64_t now, int remove_empty,
      * filesystem reports it: they are not key dirs. */
     if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
     if (ws_valid_key(e->d_name))
-      rc = collect_key(s, e->d_name, now, remove_empty, trust_dir_stamp, stats,
+      rc = walk_key(s, e->d_name, now, remove_empty, trust_dir_stamp, stats,
                        out);
   }
   closedir(d);
@@ -99,14 +99,11 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
   *out = NULL;
   *n = 0;
   if (key != NULL) {
-    if (!ws_valid_key(key)) {
-      ws_error_arg(err, "key", "invalid key '%s'", key);
-      return -1;
-    }
-    rc = collect_key(s, key, now, 0, 0, NULL, &l);
+    if (ws_require_names(key, NULL, err) != 0) return -1;
+    rc = walk_key(s, key, now, 0, 0, NULL, &l);
     if (rc != 0) ws_error_set(err, ENOMEM, "out of memory listing key '%s'", key);
   } else {
-    rc = ws_collect_all(s, now, 0, 0, NULL, &l, err);
+    rc = ws_walk_root(s, now, 0, 0, NULL, &l, err);
   }
   if (rc != 0) {
     free(l.items);
@@ -179,7 +176,7 @@ int ws_store_remove(ws_store *s, const char *key, const char *keep_run_id,
   }
   free(items);
   ws_strmap_remove(s->rs->listings, key);
-  ws_lcache_invalidate_dir(dir);
+  ws_value_cache_invalidate_dir(dir);
   if (keep_run_id == NULL && ws_remove_key_dir_if_empty(s, key, dir) &&
       s->opt.durable)
     (void)ws_fsync_dir(s->rs->root); /* best effort: the removal happened */

@@ -3,7 +3,7 @@
  * Everything under src/core/ is the core, and nothing there includes an R
  * header. The R-facing files sit beside init.c in src/: glue.c (the .Call
  * entry points; it hands the core plain buffers and callbacks),
- * fingerprint.c (ws_key()'s walk over R objects) and errors.c (ws_error to
+ * fingerprint.c (ws_key()'s traversal of R values) and errors.c (ws_error to
  * classed R conditions). Every core function that can fail returns -1 and
  * fills a ws_error; the core never longjmps, so the glue raises the R
  * error only after the core has released everything it held.
@@ -36,13 +36,14 @@
 #define WS_PRODUCER_MAX 255
 
 /* What went wrong, in a form the glue turns into a classed R condition:
- * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_ARGUMENT bad
- * input (the argument's name), WS_ERR_UNTRUSTED a part of the store that
- * someone not trusted can write (path; `argument` holds the reason: "owner",
- * "group" or "others"), WS_ERR_OTHER anything else (out of memory,
- * OpenSSL). */
+ * WS_ERR_IO is a file system failure (errnum, path), WS_ERR_UNTRUSTED a
+ * part of the store that someone not trusted can write (path; `argument`
+ * holds the reason: "owner", "group" or "others"), WS_ERR_OTHER anything
+ * else (out of memory, OpenSSL, a name the glue should have refused). Bad
+ * input is not the core's to report: the R functions and the glue check
+ * what users pass (src/README.md, "Validation"). */
 typedef enum {
-  WS_ERR_OTHER = 0, WS_ERR_IO, WS_ERR_ARGUMENT,
+  WS_ERR_OTHER = 0, WS_ERR_IO,
   WS_ERR_UNTRUSTED /* a store, key dir or file others may write (path) */
 } ws_error_class;
 typedef struct ws_error {
@@ -63,8 +64,6 @@ void ws_error_set(ws_error *err, int errnum, const char *fmt, ...)
     WS_PRINTF(3, 4);
 void ws_error_io(ws_error *err, int errnum, const char *path,
                  const char *fmt, ...) WS_PRINTF(4, 5);
-void ws_error_arg(ws_error *err, const char *argument, const char *fmt, ...)
-    WS_PRINTF(3, 4);
 void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
                         const char *fmt, ...) WS_PRINTF(4, 5);
 
@@ -155,6 +154,9 @@ uint64_t ws_meta_accessed_ns(const ws_meta *m);
 /* ---- names.c: keys, run ids, temp file names, the host token ---- */
 int ws_valid_key(const char *s);
 int ws_valid_run_id(const char *s);
+/* -1 with err (not a bad-argument error: the glue checks what users pass)
+ * when key or run_id (either may be NULL) is not valid. */
+int ws_require_names(const char *key, const char *run_id, ws_error *err);
 typedef struct ws_temp_name {
   char run_id[WS_RUNID_MAX + 1]; /* "" when the prefix is not a run id */
   int is_meta;                   /* the temp of a .json (1) or a .bin (0) */
@@ -259,7 +261,7 @@ typedef struct ws_options {
   uint64_t size_budget; /* bytes; UINT64_MAX means unlimited */
   uint64_t ttl_ns;      /* 0 means never expires */
   int durable;          /* fsync files and directories */
-  int memory_cache;     /* use the process-wide lookup cache */
+  int value_cache; /* use the process-wide value cache (ws_open(memory_cache =)) */
   ws_semantics semantics;
   char producer[WS_PRODUCER_MAX + 1]; /* written into every meta; "" none */
   ws_trust_mode trust;
@@ -278,7 +280,7 @@ typedef enum {
   WS_FAULT_NPOINTS
 } ws_fault_point;
 typedef enum {
-  WS_FAULT_REMOVE_DIR = 1, /* a sibling's eviction removed the key dir */
+  WS_FAULT_REMOVE_DIR = 1, /* a sibling's sweep removed the key dir */
   WS_FAULT_ENOSPC,         /* the disk is full */
   WS_FAULT_EXIT,           /* the process dies here (SIGKILL, no cleanup) */
   WS_FAULT_STOP            /* the process stops here (SIGSTOP) until continued */
@@ -290,7 +292,7 @@ typedef struct ws_sweep_stats {
   uint64_t entries, bytes, removed, temps_removed, corrupt, dirs_removed;
 } ws_sweep_stats;
 
-/* ws_store_evict flags. FORCE: sweep even when the throttle would skip it.
+/* ws_store_sweep flags. FORCE: sweep even when the schedule would skip it.
  * VERIFY: also checksum every payload and remove those that do not match
  * (a lookup checks only the entry it returns). */
 enum { WS_SWEEP_FORCE = 1, WS_SWEEP_VERIFY = 2 };
@@ -308,8 +310,8 @@ typedef struct ws_payload_sink {
 typedef struct ws_found {
   ws_meta meta;
   char run_id[WS_RUNID_MAX + 1];
-  void *cached_value; /* non-NULL: the value held by the lookup cache */
-  /* Identity of what was read, for ws_store_cache_put; settled when every
+  void *cached_value; /* non-NULL: the value held by the value cache */
+  /* Identity of what was read, for ws_store_value_cache_put; settled when every
    * stamp was taken after its file's clock had moved on (ws_stamp_settled). */
   ws_stamp dir_st, meta_st, bin_st;
   int settled;
@@ -347,7 +349,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     ws_error *err);
 /* Remember the value the glue built from a cold lookup. release is called
  * when the cache lets go of it (the core never inspects the value). */
-void ws_store_cache_put(ws_store *s, const char *key, ws_mode mode,
+void ws_store_value_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
                         void (*release)(void *));
 
@@ -381,8 +383,8 @@ int ws_better(const ws_store *s, ws_mode mode, const ws_meta *c,
  * pass as an R value, so nothing it saves as raw ever does). */
 int ws_is_r_serialization(const unsigned char *p, size_t n);
 
-/* ---- sweep.c: eviction (ws_evict() and the sweeps saves run) ---- */
-int ws_store_evict(ws_store *s, unsigned flags, ws_sweep_stats *stats,
+/* ---- sweep.c: the sweep (what ws_evict() runs, and saves on a schedule) ---- */
+int ws_store_sweep(ws_store *s, unsigned flags, ws_sweep_stats *stats,
                    ws_error *err);
 
 /* ---- walk.c: listing and removing entries across the root ---- */
@@ -403,7 +405,7 @@ int ws_store_list(ws_store *s, const char *key, ws_listed **out, size_t *n,
 int ws_store_label(ws_store *s, const char *key, const char *run_id,
                    const ws_stamp *listed_meta, char *buf, size_t cap);
 /* Remove one entry of key, by its run id, whatever state it is in (the
- * caller's decision: ws_cachem() evicting what it listed). */
+ * caller's decision: ws_cachem() pruning what it listed). */
 void ws_store_remove_run(ws_store *s, const char *key, const char *run_id);
 /* Remove key's entries: all of them, or (keep_run_id not NULL) those
  * written before that entry. Live writers' temps are left alone. */
@@ -425,8 +427,8 @@ typedef struct ws_claim ws_claim;
 int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err);
 void ws_claim_release(ws_claim *c);
 
-/* ---- lookup_cache.c: process-wide, bounded ---- */
-typedef struct ws_lcache_row {
+/* ---- value_cache.c: process-wide, bounded ---- */
+typedef struct ws_value_cache_row {
   char *dir_path; /* absolute key dir: identifies root and key */
   ws_mode mode;
   ws_stamp dir_st, meta_st, bin_st;
@@ -444,14 +446,14 @@ typedef struct ws_lcache_row {
   int authenticated;
   /* Chosen, and its kind read, under these semantics (store options). */
   int semantics;
-} ws_lcache_row;
-ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode);
-void ws_lcache_put(ws_lcache_row *row_template);
-void ws_lcache_invalidate(const char *dir_path, ws_mode mode);
-void ws_lcache_invalidate_dir(const char *dir_path);
-void ws_lcache_clear(void);
-void ws_lcache_set_limits(size_t max_entries, size_t max_bytes);
-void ws_lcache_usage(size_t *entries, size_t *bytes);
+} ws_value_cache_row;
+ws_value_cache_row *ws_value_cache_get(const char *dir_path, ws_mode mode);
+void ws_value_cache_put(ws_value_cache_row *row_template);
+void ws_value_cache_invalidate(const char *dir_path, ws_mode mode);
+void ws_value_cache_invalidate_dir(const char *dir_path);
+void ws_value_cache_clear(void);
+void ws_value_cache_set_limits(size_t max_entries, size_t max_bytes);
+void ws_value_cache_usage(size_t *entries, size_t *bytes);
 
 /* ---- rstream.c: promises in an R serialization, before unserialize() ---- */
 typedef enum {

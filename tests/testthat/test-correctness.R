@@ -61,7 +61,7 @@ test_that("listings built under gctorture are intact", {
   ws_save(t$store, key_for("gc 2"), list(1, "b"), kind = "final")
   calm <- list(.Call(warmstart:::C_ws_list, t$store, NULL, TRUE),
                ws_lookup(t$store, key_for("gc 2")), cache$keys())
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   gctorture(TRUE)
   tortured <- list(.Call(warmstart:::C_ws_list, t$store, NULL, TRUE),
                    ws_lookup(t$store, key_for("gc 2")), cache$keys())
@@ -93,7 +93,7 @@ test_that("a comma-decimal LC_NUMERIC neither corrupts metas nor misreads them",
     sprintf('st <- ws_open("%s", size_budget = 1024^2, ttl = 60)', t$root),
     sprintf('ws_save(st, "%s", charToRaw("x"), objective = 1.5, kind = "final")', key),
     sprintf('ws_save(st, "%s", charToRaw("y"), objective = 0.1 + 0.2)', key),
-    "warmstart:::ws_cache_clear()",
+    "warmstart:::ws_value_cache_clear()",
     sprintf('cat("read:", format(ws_lookup(st, "%s")$objective, nsmall = 1), "\\n")', key)
   ), env = c(LOCPATH = locpath))
   expect_identical(attr(out, "status"), 0L)
@@ -477,7 +477,7 @@ test_that("a lookup keeps an entry whose payload a Rust writer is replacing", {
   file.rename(tmp, bin)
   rust_temp <- file.path(dir, sprintf("%s.json.tmp.%d.1.0", run_id, dead_pid()))
   writeLines("{", rust_temp)
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   expect_null(ws_lookup(t$store, key))
   ws_evict(t$store, verify = TRUE)
   expect_true(all(file.exists(c(meta, bin, rust_temp))))

@@ -135,7 +135,7 @@ test_that("verified bytes this R cannot unserialize are an error, and kept", {
   junk <- charToRaw("not a serialization")
   writeBin(junk, entry_files(dir, "\\.bin$"))
   reseal(entry_files(dir, "\\.json$"), junk)
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   expect_error(ws_lookup(t$store, key), class = "ws_decode_error")
   expect_length(entry_files(dir), 2)
   # Without our digest, a format field is not ours to trust: corrupt.

@@ -170,7 +170,7 @@ test_that("our own fields are ours to judge: where we knowingly differ from serd
   ws_save(t$store, k3, charToRaw("hello"))
   reseal(entry_files(key_dir(t, k3), "\\.json$"),
          edit = function(m) sub('"payload_format":"raw"', '"payload_format":"zstd"', m))
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   expect_null(ws_lookup(t$store, k3))
   expect_length(entry_files(key_dir(t, k3)), 2L)
   # A digest that is not ours to verify: corrupt (the Rust store ignores

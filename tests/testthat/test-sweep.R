@@ -143,7 +143,7 @@ test_that("a marker some process died writing is swept", {
 })
 
 test_that("an entry that expires while its key dir's listing is cached is removed, not returned", {
-  # Without the lookup cache, so that the listing is what serves the lookup.
+  # Without the value cache, so that the listing is what serves the lookup.
   t <- temp_store(ttl = 60, memory_cache = FALSE)
   key <- key_for("listing-ttl")
   ws_save(t$store, key, charToRaw("old"), objective = 1)
@@ -155,7 +155,7 @@ test_that("an entry that expires while its key dir's listing is cached is remove
   warmstart:::ws_advance_time(t$store, 31) # old is 61 s old, young 31 s
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "young")
   expect_length(entry_files(key_dir(t, key)), 2)
-  # The same for a sweep walking a cached listing.
+  # The same for a sweep walking a remembered listing.
   settle()
   expect_identical(ws_evict(t$store)$entries, 1)
   warmstart:::ws_advance_time(t$store, 30)

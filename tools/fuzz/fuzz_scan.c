@@ -87,7 +87,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
 
   ws_options opt = {UINT64_MAX, 0, 0, 0};
-  if (size > 0) opt.size_budget = (uint64_t)data[0] * 16; /* some sweeps evict */
+  if (size > 0) opt.size_budget = (uint64_t)data[0] * 16; /* some sweeps remove */
   ws_store *s = NULL;
   ws_error err;
   if (ws_store_open(root, &opt, &s, &err) != 0) return 0;
@@ -103,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (ws_store_list(s, NULL, &items, &n, &err) == 0) {
     char label[WS_LABEL_MAX + 1];
     for (size_t k = 0; k < n; k++)
-      (void)ws_store_label(s, items[k].key, items[k].run_id, label, sizeof label);
+      (void)ws_store_label(s, items[k].key, items[k].run_id, &items[k].meta_st,
+                           label, sizeof label);
     if (n > 0) {
       uint64_t removed = 0;
       (void)ws_store_remove(s, KEY, items[0].run_id, &removed, &err);
@@ -111,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     free(items);
   }
   ws_sweep_stats st;
-  (void)ws_store_evict(s, WS_SWEEP_FORCE | (size > 1 && (data[1] & 1) ? WS_SWEEP_VERIFY : 0), &st, &err);
+  (void)ws_store_sweep(s, WS_SWEEP_FORCE | (size > 1 && (data[1] & 1) ? WS_SWEEP_VERIFY : 0), &st, &err);
   free(buf);
   ws_store_close(s);
   clear_dir();

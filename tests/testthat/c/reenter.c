@@ -1,7 +1,7 @@
 /* For a test of ws_key()'s reentrancy: an ALTREP integer vector 1..n with
  * no data pointer, whose region method calls an R function first. ws_key()
  * reads such a vector by region, so the function (which calls ws_key()
- * again) runs in the middle of the outer call's walk. */
+ * again) runs in the middle of the outer call's traversal. */
 #include <R.h>
 #include <Rinternals.h>
 #include <R_ext/Altrep.h>

@@ -1,4 +1,4 @@
-# A lookup that passes over an entry scans the key dir again.
+# A lookup that passes over an entry scans the key dir again (store.c).
 
 test_that("a lookup goes on to the next entry after one it passes over", {
   # The scan of a key dir again within one lookup (after a corrupt entry,

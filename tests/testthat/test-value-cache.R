@@ -1,4 +1,4 @@
-# The lookup caches: a hot lookup returns the cached R value itself; caches
+# The value cache: a hot lookup returns the cached R value itself; caches
 # are validated by device, inode, size and nanosecond times (2), and never
 # serve a stale or expired entry.
 
@@ -200,7 +200,7 @@ test_that("an expired winner gives way to a later valid entry", {
 })
 
 test_that("memory_cache = FALSE reads from disk every time", {
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   t <- temp_store(memory_cache = FALSE)
   key <- key_for("no-cache")
   ws_save(t$store, key, as.raw(1:100))
@@ -209,17 +209,17 @@ test_that("memory_cache = FALSE reads from disk every time", {
   b <- ws_lookup(t$store, key)$payload
   expect_identical(a, b)
   expect_false(warmstart:::ws_same_object(a, b))
-  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 0)
 })
 
 test_that("the process-wide cache holds at most 128 entries", {
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   t <- temp_store()
   keys <- vapply(1:140, function(i) key_for(paste0("bound", i)), "")
   for (k in keys) ws_save(t$store, k, as.raw(1:10))
   settle()
   for (k in keys) ws_lookup(t$store, k)
-  usage <- warmstart:::ws_cache_usage()
+  usage <- warmstart:::ws_value_cache_usage()
   expect_identical(usage$entries, 128)
   expect_identical(usage$bytes, 128 * 10)
 })
@@ -238,32 +238,32 @@ test_that("stores on different roots never share cached entries", {
 })
 
 test_that("the cache's bounds come from options: 0 entries caches nothing, a lower bound evicts", {
-  warmstart:::ws_cache_clear()
+  warmstart:::ws_value_cache_clear()
   withr::defer({
-    .Call(warmstart:::C_ws_cache_limits, 128, 256 * 1024^2) # the defaults
-    warmstart:::ws_cache_clear()
+    .Call(warmstart:::C_ws_value_cache_limits, 128, 256 * 1024^2) # the defaults
+    warmstart:::ws_value_cache_clear()
   })
   t <- temp_store()
   keys <- vapply(1:5, function(i) key_for(paste0("limits", i)), "")
   for (k in keys) ws_save(t$store, k, as.raw(1:10))
   settle()
   for (k in keys) ws_lookup(t$store, k)
-  expect_identical(warmstart:::ws_cache_usage()$entries, 5)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 5)
   # Lowering the bound drops the least recently used rows at once.
   withr::with_options(list(warmstart.cache_max_entries = 2), ws_open(t$root))
-  expect_identical(warmstart:::ws_cache_usage()$entries, 2)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 2)
   expect_identical(rawToChar(ws_lookup(t$store, keys[1])$payload),
                    rawToChar(as.raw(1:10)))
   # With no room, lookups still work and nothing is kept.
   withr::with_options(list(warmstart.cache_max_entries = 0), ws_open(t$root))
-  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 0)
   a <- ws_lookup(t$store, keys[5])$payload
   b <- ws_lookup(t$store, keys[5])$payload
   expect_identical(a, as.raw(1:10))
   expect_false(warmstart:::ws_same_object(a, b))
-  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 0)
   # A value larger than the byte bound is not kept either.
   withr::with_options(list(warmstart.cache_max_bytes = 5), ws_open(t$root))
   ws_lookup(t$store, keys[4])
-  expect_identical(warmstart:::ws_cache_usage()$entries, 0)
+  expect_identical(warmstart:::ws_value_cache_usage()$entries, 0)
 })

@@ -1,4 +1,4 @@
-/* The process-wide lookup cache: (key dir, mode) -> the value a cold lookup
+/* The process-wide value cache: (key dir, mode) -> the value a cold lookup
  * built (for R, the raw vector or the unserialized object), so a hot lookup
  * hands back that value without reading or copying the payload. Rows are
  * validated by the caller against file stamps before use.
@@ -12,12 +12,12 @@
 
 static size_t max_entries = 128;
 static size_t max_bytes = (size_t)256 * 1024 * 1024;
-static ws_lcache_row *rows = NULL;
+static ws_value_cache_row *rows = NULL;
 static size_t nrows = 0, cap_rows = 0, total_bytes = 0;
 static uint64_t use_clock = 0;
 
 static void drop_row(size_t i) {
-  ws_lcache_row r = rows[i];
+  ws_value_cache_row r = rows[i];
   total_bytes -= r.bytes;
   rows[i] = rows[--nrows];
   free(r.dir_path);
@@ -31,31 +31,31 @@ static ssize_t find(const char *dir_path, ws_mode mode) {
   return -1;
 }
 
-ws_lcache_row *ws_lcache_get(const char *dir_path, ws_mode mode) {
+ws_value_cache_row *ws_value_cache_get(const char *dir_path, ws_mode mode) {
   ssize_t i = find(dir_path, mode);
   if (i < 0) return NULL;
   rows[i].last_used = ++use_clock;
   return &rows[i];
 }
 
-static void evict_lru(void) {
+static void drop_least_recent(void) {
   size_t victim = 0;
   for (size_t i = 1; i < nrows; i++)
     if (rows[i].last_used < rows[victim].last_used) victim = i;
   drop_row(victim);
 }
 
-void ws_lcache_put(ws_lcache_row *t) {
+void ws_value_cache_put(ws_value_cache_row *t) {
   /* On any failure the template's value is released: the caller has handed
    * ownership over either way. */
   ssize_t old = find(t->dir_path, t->mode);
   if (old >= 0) drop_row((size_t)old);
   if (max_entries == 0 || t->bytes > max_bytes) goto reject;
   while (nrows > 0 && (nrows >= max_entries || total_bytes + t->bytes > max_bytes))
-    evict_lru();
+    drop_least_recent();
   if (nrows == cap_rows) {
     size_t nc = cap_rows ? cap_rows * 2 : 16;
-    ws_lcache_row *r = realloc(rows, nc * sizeof *r);
+    ws_value_cache_row *r = realloc(rows, nc * sizeof *r);
     if (r == NULL) goto reject;
     rows = r;
     cap_rows = nc;
@@ -72,31 +72,31 @@ reject:
   if (t->release) t->release(t->value);
 }
 
-void ws_lcache_invalidate(const char *dir_path, ws_mode mode) {
+void ws_value_cache_invalidate(const char *dir_path, ws_mode mode) {
   ssize_t i = find(dir_path, mode);
   if (i >= 0) drop_row((size_t)i);
 }
 
-void ws_lcache_invalidate_dir(const char *dir_path) {
-  ws_lcache_invalidate(dir_path, WS_MODE_BEST);
-  ws_lcache_invalidate(dir_path, WS_MODE_LATEST);
+void ws_value_cache_invalidate_dir(const char *dir_path) {
+  ws_value_cache_invalidate(dir_path, WS_MODE_BEST);
+  ws_value_cache_invalidate(dir_path, WS_MODE_LATEST);
 }
 
-void ws_lcache_clear(void) {
+void ws_value_cache_clear(void) {
   while (nrows > 0) drop_row(nrows - 1);
   free(rows);
   rows = NULL;
   cap_rows = 0;
 }
 
-void ws_lcache_set_limits(size_t entries, size_t bytes) {
+void ws_value_cache_set_limits(size_t entries, size_t bytes) {
   max_entries = entries;
   max_bytes = bytes;
   while (nrows > 0 && (nrows > max_entries || total_bytes > max_bytes))
-    evict_lru();
+    drop_least_recent();
 }
 
-void ws_lcache_usage(size_t *entries, size_t *bytes) {
+void ws_value_cache_usage(size_t *entries, size_t *bytes) {
   *entries = nrows;
   *bytes = total_bytes;
 }
