@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "platform.h"
 #include "ws_core.h"
 
 #ifndef O_CLOEXEC
@@ -33,10 +34,10 @@ void ws_stamp_from_fd_stat(const void *struct_stat, ws_stamp *out) {
   out->perm = (uint32_t)(st->st_mode & 07777);
   out->uid = (uint32_t)st->st_uid;
   out->gid = (uint32_t)st->st_gid;
-  out->mtime_s = (int64_t)st->st_mtim.tv_sec;
-  out->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
-  out->ctime_s = (int64_t)st->st_ctim.tv_sec;
-  out->ctime_ns = (int64_t)st->st_ctim.tv_nsec;
+  out->mtime_s = (int64_t)WS_ST_MTIME_S(st);
+  out->mtime_ns = (int64_t)WS_ST_MTIME_NS(st);
+  out->ctime_s = (int64_t)WS_ST_CTIME_S(st);
+  out->ctime_ns = (int64_t)WS_ST_CTIME_NS(st);
 }
 
 int ws_stamp_path(const char *path, ws_stamp *out) {
@@ -382,6 +383,7 @@ int ws_mkdir_p_mode(const char *path, int durable, int *created_leaf,
   return 0;
 }
 
+#ifdef __linux__
 /* 1 when /proc is this process's pid namespace's (it may be another's,
  * after unshare --pid without a /proc of its own). */
 static int proc_is_ours(void) {
@@ -392,11 +394,13 @@ static int proc_is_ours(void) {
   snprintf(want, sizeof want, "%ld", (long)getpid());
   return strcmp(link, want) == 0;
 }
+#endif
 
 /* 1 when /proc says the process is a zombie (it exited; its parent has
  * not reaped it yet). Where /proc is missing or another namespace's, we
  * cannot tell: 0 (alive, the safe answer). */
 static int is_zombie(long pid) {
+#ifdef __linux__ /* the format of /proc/<pid>/stat is Linux's */
   char path[64], buf[512];
   if (!proc_is_ours()) return 0;
   snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -410,6 +414,10 @@ static int is_zombie(long pid) {
    * follows the last ')'. */
   char *end = strrchr(buf, ')');
   return end != NULL && end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X');
+#else
+  (void)pid;
+  return 0;
+#endif
 }
 
 int ws_pid_alive(long pid) {
