@@ -109,8 +109,23 @@ int ws_write_all(int fd, const void *buf, size_t n) {
   return 0;
 }
 
+/* Every durable flush of the core goes through here. On macOS fsync only
+ * hands the data to the drive, whose cache may still lose it on power
+ * loss; F_FULLFSYNC asks the drive to write it out. Filesystems that
+ * cannot (some network and FUSE ones) refuse it, and then fsync is the
+ * best there is, as SQLite does. Unlike SQLite we do not retry after other
+ * errors: after a failed flush the kernel may count the pages as written,
+ * and a second call would report a success that is not one. */
+int ws_durable_sync(int fd) {
+#ifdef F_FULLFSYNC
+  if (fcntl(fd, F_FULLFSYNC) == 0) return 0;
+  if (errno != ENOTSUP && errno != EINVAL) return -1;
+#endif
+  return fsync(fd);
+}
+
 int ws_fsync_fd_dir(int fd) {
-  if (fsync(fd) == 0) return 0;
+  if (ws_durable_sync(fd) == 0) return 0;
   /* Some filesystems cannot fsync a directory; that is not a failed write. */
   return (errno == EINVAL || errno == ENOTSUP) ? 0 : -1;
 }
