@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test docs check-docs test-network check-cran check-depends-only sanitize valgrind gctorture fuzz coverage clean
+.PHONY: all deps install demo test docs check-docs test-network check-cran check-depends-only sanitize valgrind gctorture fuzz coverage check-posix clean
 
 all: test
 
@@ -66,6 +66,13 @@ gctorture: deps
 # run against a -O0 --coverage build; ends with "C core: N% of lines".
 coverage: deps
 	@sh tools/coverage.sh
+
+# Strict C99 + POSIX.1-2008 build of src/core and the glue (no GNU
+# extensions), and a list of every name outside POSIX the code uses, each
+# allowed by tools/posix-allow.txt with its reason: catches Linux-only
+# calls before a macOS or BSD build does.
+check-posix:
+	@sh tools/check-posix.sh
 
 # libFuzzer targets for the meta parser and the key-dir scan (C core only).
 fuzz:

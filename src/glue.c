@@ -287,6 +287,12 @@ typedef struct alloc_ctx {
  * 100 MB a fifth of its time against MAP_POPULATE (a C loop, side by side:
  * 99 vs 71 ms median). Transparent huge pages would cost less again, but
  * can stall on compaction (266 ms once in a busy process). */
+/* Anonymous maps are POSIX only since 2024; older BSDs spell them MAP_ANON.
+ * Where neither exists, large payloads come from R's heap like the rest. */
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
+#define MAP_ANONYMOUS MAP_ANON
+#endif
+#ifdef MAP_ANONYMOUS
 #ifdef MAP_POPULATE
 #define WS_MAP_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE)
 #else
@@ -311,11 +317,14 @@ static void mapped_free(R_allocator_t *allocator, void *p) {
 }
 
 static R_allocator_t mapped_pages = {mapped_alloc, mapped_free, NULL, NULL};
+#endif /* MAP_ANONYMOUS */
 
 static SEXP alloc_body(void *data) {
   size_t n = ((alloc_ctx *)data)->n;
+#ifdef MAP_ANONYMOUS
   if (n >= OWN_PAGES_FROM)
     return Rf_allocVector3(RAWSXP, (R_xlen_t)n, &mapped_pages);
+#endif
   return Rf_allocVector(RAWSXP, (R_xlen_t)n);
 }
 

@@ -27,7 +27,7 @@ static int write_temp(int dirfd, const char *name, const char *text,
   while (fd < 0 && errno == EINTR);
   if (fd < 0) return -1;
   int ok = ws_write_all(fd, text, strlen(text)) == 0;
-  if (ok && durable) ok = fsync(fd) == 0;
+  if (ok && durable) ok = ws_durable_sync(fd) == 0;
   ok = close(fd) == 0 && ok;
   if (!ok) (void)unlinkat(dirfd, name, 0);
   return ok ? 0 : -1;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "platform.h"
 #include "store_internal.h"
 
 static void error_fill(ws_error *err, ws_error_class cls, int errnum,

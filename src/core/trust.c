@@ -142,7 +142,7 @@ int ws_trust_check(const ws_trust *t, const ws_stamp *st, const char *path,
                    ws_error *err) {
   const char *why = ws_trust_judge(t, st);
   if (why == NULL) return 0;
-  const char *what = st->type == (uint32_t)S_IFDIR ? "directory" : "file";
+  const char *what = S_ISDIR((mode_t)st->type) ? "directory" : "file";
   const char *advice =
       t->mode == WS_TRUST_USER
           ? "If others are meant to share this store, open it with "

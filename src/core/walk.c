@@ -79,8 +79,11 @@ int ws_walk_root(ws_store *s, uint64_t now, int remove_empty,
   struct dirent *e;
   while (rc == 0 && (e = readdir(d)) != NULL) {
     /* d_type spares the walk an open per link or file where the
-     * filesystem reports it: they are not key dirs. */
+     * filesystem reports it: they are not key dirs. d_type is not POSIX;
+     * without it, collect_key's ws_open_dir turns them away. */
+#ifdef DT_DIR
     if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) continue;
+#endif
     if (ws_valid_key(e->d_name))
       rc = walk_key(s, e->d_name, now, remove_empty, trust_dir_stamp, stats,
                        out);

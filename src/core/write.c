@@ -31,7 +31,7 @@ static int open_new_at(const ws_store *s, int dirfd, const char *name) {
 
 static int finish_file(int fd, int durable) {
   int rc = 0, saved = 0;
-  if (durable && fsync(fd) != 0) {
+  if (durable && ws_durable_sync(fd) != 0) {
     rc = -1;
     saved = errno;
   }

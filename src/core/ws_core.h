@@ -199,6 +199,8 @@ int64_t ws_stamp_mtime_s(const ws_stamp *s);
 int ws_write_all(int fd, const void *buf, size_t n);
 /* Reads n bytes; 0 with *got < n at end of file, -1 with errno. */
 int ws_read_fully(int fd, void *buf, size_t n, size_t *got);
+/* fsync, or on macOS F_FULLFSYNC: every durable flush of the core. */
+int ws_durable_sync(int fd);
 int ws_fsync_dir(const char *path);
 int ws_fsync_fd_dir(int fd);
 /* A directory, not through a link (ELOOP or ENOTDIR when it is one). */
