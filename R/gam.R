@@ -127,6 +127,13 @@
 #' from mgcv's initial guess (`mgcv::initial.sp`), the others from where
 #' the warm fit ended; the better fit is kept (up to three rounds). This is
 #' never a full cold refit. The same holds for `bam()` fits.
+#' Before that, a `gam()` warm fit whose seed has a smoothing parameter
+#' more than \eqn{e^5} above mgcv's initial guess takes one Newton step
+#' first (a probe: the caller's `control` with the convergence test
+#' always passed). In that tail mgcv's Newton method steps down one log unit
+#' per iteration, so coordinates the probe finds in a falling tail restart
+#' from mgcv's guess at once, the others from where the probe ended; the
+#' probe's iterations count in `warmstart_iterations`.
 #'
 #' A warm fit reaches the cold fit's optimum (the same `gcv.ubre` to
 #' about \eqn{10^{-6}} relative) or a better one where the cold search stops

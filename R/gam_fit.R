@@ -202,13 +202,18 @@ fit_gam <- function(inputs, seed_lookup) {
   # at n = 10,000) and hand it to every fit below.
   G <- call_fitter(inputs, clone_family(inputs$args$family), list(fit = FALSE))
   family <- G$family
-  run <- function(in_out = NULL, theta = NULL) {
+  run <- function(in_out = NULL, theta = NULL, control = NULL) {
     G1 <- G
     G1$family <- clone_family(family)
     if (!is.null(theta)) G1$family <- seed_theta(G1$family, theta)
     extra <- list(G = G1)
     if (!is.null(in_out)) extra$in.out <- in_out
-    fit <- call_fitter(inputs, NULL, extra, drop = setup_args)
+    drop <- setup_args
+    if (!is.null(control)) {
+      extra$control <- control
+      drop <- c(drop, "control")
+    }
+    fit <- call_fitter(inputs, NULL, extra, drop = drop)
     unseed_family(fit, G1$family)
   }
   cold <- function() {
@@ -220,7 +225,8 @@ fit_gam <- function(inputs, seed_lookup) {
   in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
   if (is.null(in_out)) return(cold())
   theta <- seed_theta_value(seed, family)
-  warm <- tryCatch(run(in_out, theta), error = function(e) e)
+  warm <- tryCatch(probe_then_fit(G, in_out, theta, run, inputs$args$control),
+                   error = function(e) e)
   problem <- if (inherits(warm, "error")) conditionMessage(warm) else
     convergence_problem(warm)
   if (!is.null(problem)) {
@@ -229,13 +235,55 @@ fit_gam <- function(inputs, seed_lookup) {
             call. = FALSE)
     return(cold())
   }
-  iterations <- outer_iterations(warm)
+  iterations <- sum(outer_iterations(warm), attr(warm, "ws_probe_iterations"))
+  attr(warm, "ws_probe_iterations") <- NULL
   if (warm$optimizer[1L] %in% c("magic", "perf")) {
     return(list(fit = warm, mode = "cold", iterations = iterations))
   }
   escaped <- escape_flat(warm, G, in_out, run)
   list(fit = escaped$fit, mode = "warm",
        iterations = sum(iterations, escaped$iterations))
+}
+
+# Tails, before they cost iterations. A seeded log smoothing parameter far
+# above mgcv's own start (a near-linear smooth on the seed's data) may sit in
+# the tail of this data's REML score that falls towards a wiggly optimum far
+# below. There the score is ~ limit + c * exp(-rho), so the gradient is -c
+# exp(-rho) and the curvature c exp(-rho): mgcv's Newton method (with the
+# curvature made positive) steps by exactly -1 per iteration, and a warm
+# start crawls down for as many iterations as the optimum is far (27
+# against 5 cold on a bootstrap resample of gamair::mack). When a seed has
+# such coordinates, the warm fit takes one Newton step first (a probe with
+# an infinite convergence tolerance), and the coordinates that are then in
+# a falling tail (gradient > 0, curvature < 0 ~ -gradient) restart from
+# mgcv's initial guess, the others from where the probe ended.
+probe_then_fit <- function(G, in_out, theta, run, control) {
+  guess <- initial_guess(G)
+  far <- if (!is.null(guess) && is.null(G$L)) log(in_out$sp) > log(guess) + 5
+  if (!any(far)) return(run(in_out, theta))
+  probe <- run(in_out, theta, probe_control(control))
+  if (!inherits(probe, "gam") || length(probe$sp) != length(in_out$sp)) {
+    return(run(in_out, theta))
+  }
+  tails <- flat_coordinates(probe, G, in_out)
+  tails <- tails[far[tails]]
+  sp <- unname(probe$sp)
+  sp[tails] <- guess[tails]
+  seed <- make_seed(probe)
+  fit <- run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, probe$family))
+  attr(fit, "ws_probe_iterations") <- outer_iterations(probe)
+  fit
+}
+
+# The caller's control, with Newton's convergence test always passed: the
+# optimizer stops after its first step (or its first positive definite one).
+probe_control <- function(control) {
+  control <- if (is.null(control)) list() else as.list(control)
+  newton <- control$newton
+  newton <- if (is.null(newton)) list() else as.list(newton)
+  newton$conv.tol <- Inf
+  control$newton <- newton
+  control
 }
 
 # Flat regions. A seed can put a smoothing parameter far above where

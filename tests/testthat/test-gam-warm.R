@@ -65,6 +65,39 @@ test_that("a near-linear smooth's large seed is used as it is", {
   expect_lt(sum(iters[, 1]), sum(iters[, 2]))
 })
 
+test_that("a seed in a falling tail is not crawled down one step at a time", {
+  # Seeded from data where x3's effect is a straight line, the smoothing
+  # parameter of s(x3) starts far out in the tail of a score whose optimum
+  # (a wiggly effect) lies far below. Newton's step there is exactly -1 a
+  # time (curvature = -gradient); the probe's first step finds the tail
+  # and that coordinate restarts from mgcv's guess.
+  t <- gam_store()
+  d <- linear_data()
+  full <- ws_gam(gam_formula, d, method = "REML", store = t$store)
+  set.seed(11)
+  d2 <- d
+  d2$y <- 2 * sin(pi * d$x0) + 1.5 * d$x1 - d$x2 + 0.3 * sin(6 * pi * d$x3) +
+    rnorm(nrow(d))
+  warm <- ws_gam(gam_formula, d2, method = "REML", store = t$store)
+  raw <- suppressWarnings(mgcv::gam(gam_formula, data = d2, method = "REML",
+                                    in.out = list(sp = unname(full$sp),
+                                                  scale = full$reml.scale)))
+  cold <- mgcv::gam(gam_formula, data = d2, method = "REML")
+  expect_gt(log(full$sp[["s(x3)"]]) - log(cold$sp[["s(x3)"]]), 8)
+  expect_identical(attr(warm, "warmstart"), "warm")
+  expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
+                warm$gcv.ubre < cold$gcv.ubre)
+  expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
+})
+
+test_that("the probe's control keeps the caller's and passes every test", {
+  ctl <- warmstart:::probe_control(list(maxit = 50, newton = list(maxHalf = 10)))
+  expect_identical(ctl$maxit, 50)
+  expect_identical(ctl$newton$maxHalf, 10)
+  expect_identical(ctl$newton$conv.tol, Inf)
+  expect_identical(warmstart:::probe_control(NULL)$newton$conv.tol, Inf)
+})
+
 test_that("flat coordinates are those sloping down towards smaller values", {
   # score - limit ~ c exp(-rho) far out: gradient -c e^-rho, curvature
   # c e^-rho. Only c < 0 (a lower optimum below) counts as flat.
