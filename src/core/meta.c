@@ -156,30 +156,6 @@ static int hex4(const unsigned char *p, unsigned *out) {
   return 0;
 }
 
-/* Length of the UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), 0 when invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  size_t n;
-  unsigned lo = 0x80, hi = 0xBF;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c >= 0xE0 && c <= 0xEF) {
-    n = 3;
-    if (c == 0xE0) lo = 0xA0;
-    if (c == 0xED) hi = 0x9F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    n = 4;
-    if (c == 0xF0) lo = 0x90;
-    if (c == 0xF4) hi = 0x8F;
-  } else return 0;
-  if ((size_t)(end - p) < n) return 0;
-  if (p[1] < lo || p[1] > hi) return 0;
-  for (size_t i = 2; i < n; i++)
-    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
-  return n;
-}
-
 /* A string at j->p; -1 on a syntax error (serde rejects those anywhere:
  * a raw control character, a bad escape), else 0 with its STR_ flags. */
 static int scan_string(jscan *j, int *flags) {
@@ -215,7 +191,7 @@ static int scan_string(jscan *j, int *flags) {
       j->p += 2;
       continue;
     }
-    size_t n = utf8_len(j->p, j->end);
+    size_t n = ws_utf8_len(j->p, j->end);
     if (n == 0) {
       *flags |= STR_INVALID;
       n = 1;

@@ -21,11 +21,15 @@ static size_t hex_run(const char *s) {
   return n;
 }
 
-/* Length of the UTF-8 sequence starting at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF; p is NUL-terminated), 0 when invalid. */
-static size_t ws_utf8_len(const unsigned char *p) {
-  unsigned c = p[0], lo = 0x80, hi = 0xBF;
+/* Length of the UTF-8 sequence at p, which ends before end (RFC 3629: no
+ * overlongs, no surrogates, at most U+10FFFF), 0 when invalid. Shared
+ * with the meta scanner (meta.c): run ids and JSON strings follow the
+ * same rule, a Rust String's. */
+size_t ws_utf8_len(const unsigned char *p, const unsigned char *end) {
+  unsigned c = p[0];
   size_t n;
+  unsigned lo = 0x80, hi = 0xBF;
+  if (c < 0x80) return 1;
   if (c >= 0xC2 && c <= 0xDF) n = 2;
   else if (c >= 0xE0 && c <= 0xEF) {
     n = 3;
@@ -36,6 +40,7 @@ static size_t ws_utf8_len(const unsigned char *p) {
     if (c == 0xF0) lo = 0x90;
     if (c == 0xF4) hi = 0x8F;
   } else return 0;
+  if ((size_t)(end - p) < n) return 0;
   if (p[1] < lo || p[1] > hi) return 0;
   for (size_t i = 2; i < n; i++)
     if (p[i] < 0x80 || p[i] > 0xBF) return 0;
@@ -56,6 +61,7 @@ int ws_valid_key(const char *s) {
  * other bytes must form valid UTF-8, as a Rust String does. */
 int ws_valid_run_id(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
+  const unsigned char *end = p + strlen(s);
   size_t n = 0;
   while (p[n] != '\0') {
     unsigned c = p[n];
@@ -64,7 +70,7 @@ int ws_valid_run_id(const char *s) {
       n++;
       continue;
     }
-    size_t len = ws_utf8_len(p + n);
+    size_t len = ws_utf8_len(p + n, end);
     if (len == 0) return 0;
     n += len;
   }

@@ -152,6 +152,9 @@ uint64_t ws_meta_written_ns(const ws_meta *m);
 uint64_t ws_meta_accessed_ns(const ws_meta *m);
 
 /* ---- names.c: keys, run ids, temp file names, the host token ---- */
+/* Length of the UTF-8 sequence at p, ending before end; 0 when invalid
+ * (also the meta scanner's rule for JSON strings). */
+size_t ws_utf8_len(const unsigned char *p, const unsigned char *end);
 int ws_valid_key(const char *s);
 int ws_valid_run_id(const char *s);
 /* -1 with err (not a bad-argument error: the glue checks what users pass)
