@@ -41,6 +41,13 @@ continue_child <- function(job) {
   parallel::mccollect(job, wait = TRUE)[[1L]]
 }
 
+# LD_PRELOAD for a child that also loads so: after whatever this process
+# preloads (under `make sanitize`, ASan's runtime, which must come first).
+preload_after <- function(so) {
+  paste(c(Sys.getenv("LD_PRELOAD")[nzchar(Sys.getenv("LD_PRELOAD"))], so),
+        collapse = " ")
+}
+
 # Runs R code in a new Rscript process with extra environment variables;
 # returns its output lines, with the exit status as attribute "status".
 run_r <- function(code, env = character(), timeout = 120) {

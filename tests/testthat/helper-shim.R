@@ -73,10 +73,7 @@ shim_start <- function(code, watch = NULL, faults = NULL, env = parent.frame()) 
     sprintf("invisible(file.rename(%s, %s))", deparse(paste0(h$result, ".tmp")),
             deparse(h$result))
   ), script)
-  # After any preloaded library (ASan's runtime must come first).
-  preload <- paste(c(Sys.getenv("LD_PRELOAD")[nzchar(Sys.getenv("LD_PRELOAD"))], so),
-                   collapse = " ")
-  vars <- c(LD_PRELOAD = preload, R_LIBS = paste(.libPaths(), collapse = ":"),
+  vars <- c(LD_PRELOAD = preload_after(so), R_LIBS = paste(.libPaths(), collapse = ":"),
             WS_SHIM_LOG = h$log, WS_SHIM_WATCH = watch %||% "",
             WS_SHIM_FAULTS = paste(faults, collapse = ";"))
   rscript <- file.path(R.home("bin"), "Rscript")

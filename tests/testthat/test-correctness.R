@@ -159,7 +159,7 @@ test_that("a failed or short payload read is an error and keeps the entry", {
     "  cat(mode, class(e)[1], e$code, '\\n')",
     "}",
     sprintf('cat("after:", rawToChar(ws_lookup(st, "%s")$payload), "\\n")', key)
-  ), env = c(LD_PRELOAD = shim))
+  ), env = c(LD_PRELOAD = preload_after(shim)))
   expect_identical(attr(out, "status"), 0L)
   expect_true("eio ws_io_error EIO " %in% out)
   expect_true("short ws_io_error EIO " %in% out)
@@ -454,7 +454,7 @@ test_that("without locks that reach the writer, an eviction keeps an overwrite i
                  "res <- ws_evict(st)",
                  sprintf('e <- ws_lookup(st, "%s")', key),
                  "cat(res$removed, is.null(e), '\\n')"),
-               env = c(LD_PRELOAD = noflock))
+               env = c(LD_PRELOAD = preload_after(noflock)))
   expect_identical(attr(out, "status"), 0L)
   expect_identical(as.vector(out), "0 TRUE ")
   expect_identical(continue_child(job), rid)
