@@ -294,8 +294,9 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
 enum {
   READ_AGAIN = 0, /* the entry changed or went: choose again */
   READ_OK = 1,    /* read and verified */
-  READ_SKIP = 2   /* it does not verify, and is left in place (a writer may
+  READ_SKIP = 2,  /* it does not verify, and is left in place (a writer may
                      be replacing it): choose among the others */
+  READ_REMOVED = 3 /* it did not verify and was removed: choose again */
 };
 
 /* Read a chosen entry's payload into the sink, hashing as it reads.
@@ -327,7 +328,7 @@ static int read_payload(ws_store *s, const char *dir, int dirfd,
      * every lookup). The Rust store's sizes are not checked: it does not. */
     close(fd);
     return ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st, &bin_st)
-               ? READ_AGAIN : READ_SKIP;
+               ? READ_REMOVED : READ_SKIP;
   }
   if (ws_trust_check(&s->trust, &bin_st, path, err) != 0) {
     close(fd); /* read-only: nothing to lose */
@@ -374,7 +375,7 @@ static int read_payload(ws_store *s, const char *dir, int dirfd,
      * this very entry. */
     if (changed) return READ_AGAIN;
     return ws_remove_suspect(dir, dirfd, item->run_id, &item->meta_st, &bin_st)
-               ? READ_AGAIN : READ_SKIP;
+               ? READ_REMOVED : READ_SKIP;
   }
   if (changed) return READ_AGAIN; /* verified bytes of a file that then changed */
   /* The caller's own check (the glue's look at an R serialization): an
@@ -452,8 +453,15 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
    * flight), and those this handle may not return (an R value without a
    * tag its secret verifies, a payload the glue refused). */
   skip_list skipped = {NULL, 0, 0};
-  int rc = 0, reads = 0;
-  while (reads < 8) {
+  /* Each pass removes or passes over the entry it chose (either way it is
+   * not chosen again in this call), or finds it changed under it. Only
+   * the last can repeat without end (a writer replacing the entry again
+   * and again), so only it is bounded: however many damaged entries rank
+   * above a whole one, the whole one is returned. (With every pass
+   * counted, a lookup under `make sanitize` once returned nothing while a
+   * whole entry was there.) */
+  int rc = 0, changed = 0;
+  while (changed < 8) {
     const ws_listing *l = ws_scan_key_dir(s, key, dir, dirfd, now, 0, NULL);
     if (l == NULL) {
       ws_value_cache_invalidate_dir(dir); /* the dir is gone (swept elsewhere) */
@@ -485,7 +493,6 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     }
     out->dir_st = l->dir_st;
     int listing_settled = l->settled;
-    reads++;
     rc = read_payload(s, dir, dirfd, &chosen, sink, out, err);
     if (rc == READ_OK || rc < 0) {
       if (rc == READ_OK) {
@@ -495,8 +502,12 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
       break;
     }
     /* Changed since the scan: scan again and choose again, this one too.
-     * Judged and left in place, or refused: passed over from now on. */
-    if (rc == READ_SKIP && skip_add(&skipped, chosen.run_id) != 0) goto oom;
+     * Removed, judged and left in place, or refused: passed over from now
+     * on (a removal that failed unseen must not be chosen again). */
+    if ((rc == READ_SKIP || rc == READ_REMOVED) &&
+        skip_add(&skipped, chosen.run_id) != 0)
+      goto oom;
+    if (rc == READ_AGAIN) changed++;
     rc = 0;
   }
   free(skipped.ids);
