@@ -432,11 +432,17 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' [ws_open()].
 #'
 #' With the value cache on (`memory_cache = TRUE`), a repeated lookup of an
-#' unchanged entry returns the very R value the first lookup built, so it
-#' costs the same for 1 KB and 100 MB. The cache checks the key directory and the entry's files (device,
-#' inode, size, and nanosecond modification and change times) on every hit,
-#' so a write by any process is seen at once. The returned value is marked
-#' shared: modifying it makes a copy and leaves the cached value unchanged.
+#' unchanged entry returns the very entry (and R value) the first lookup
+#' built, allocating nothing, so it costs the same for 1 KB and 100 MB. On
+#' every hit the cache checks the key directory's stamp (device, inode,
+#' size, and nanosecond modification and change times): every save,
+#' removal or metadata rewrite by any process, of this store or the Rust
+#' one, renames or removes a file there and so is seen at once. A file
+#' changed in place, outside the store, is not; the cached value is then
+#' still the one verified when it was read. The returned entry and value
+#' are marked shared: modifying them makes a copy and leaves the cached
+#' ones unchanged. Values holding environments or closures are decoded
+#' afresh from verified bytes at each hit.
 #' Lookups that record an access (`semantics = "access"`) rewrite the
 #' entry's metadata and so do not use the value cache.
 #'
