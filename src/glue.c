@@ -235,8 +235,10 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
   }
   if (iteration != R_NilValue) {
     double it = Rf_asReal(iteration);
+    /* ws_save() checked it and reports a bad one; this only guards the
+     * conversion below. */
     if (!R_FINITE(it) || it < 0 || it != floor(it) || it > 9007199254740992.0)
-      ws_raise_arg("iteration", "`iteration` must be a whole number from 0 to 2^53");
+      Rf_error("internal: C_ws_save() was given an iteration ws_save() refuses");
     m.has_iteration = 1;
     m.iteration = (uint64_t)it;
   }
