@@ -433,7 +433,7 @@ save_entry <- function(store, key, payload, objective = NULL,
 #'
 #' With the value cache on (`memory_cache = TRUE`), a repeated lookup of an
 #' unchanged entry returns the very entry (and R value) the first lookup
-#' built, allocating nothing, so it costs the same for 1 KB and 100 MB. On
+#' built (no R object is made for it), so it costs the same for 1 KB and 100 MB. On
 #' every hit the cache checks the key directory's stamp (device, inode,
 #' size, and nanosecond modification and change times): every save,
 #' removal or metadata rewrite by any process, of this store or the Rust

@@ -75,7 +75,8 @@ if (has("cachem")) {
 }
 target("hot 10 MB / hot 1 KB", h[["ws_lookup 10 MB"]] / h[["ws_lookup 1 KB"]],
        "<= 2")
-# What a hot hit allocates: nothing (R's own count of allocated cells).
+# What a hot hit allocates, by R's own count of cells (the call's argument
+# promises included; a hit's C code makes no R object).
 allocated <- function(f, n = 1000) {
   g0 <- gc(reset = TRUE)
   for (i in seq_len(n)) f()
