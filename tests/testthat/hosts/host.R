@@ -47,13 +47,18 @@ journal <- function(path) {
   }
 }
 
-# What the files of a just-committed entry hold, read directly.
+# What the files of a just-committed entry hold, read directly. The
+# payload is read before the meta is looked for: a removal (a sweep over
+# budget may take an entry the moment it is committed) unlinks the meta
+# first, so a payload found missing with its meta still there afterwards
+# was lost, while the other order of checks counted such an eviction,
+# caught between its two unlinks, as a loss.
 check_commit <- function(key_index, run_id, payload) {
   dir <- file.path(root, keys[[key_index]])
-  has_meta <- file.exists(file.path(dir, paste0(run_id, ".json")))
   bin <- file.path(dir, paste0(run_id, ".bin"))
   bytes <- tryCatch(readBin(bin, "raw", length(payload) + 1L),
                     error = function(e) NULL, warning = function(w) NULL)
+  has_meta <- file.exists(file.path(dir, paste0(run_id, ".json")))
   if (is.null(bytes)) return(if (has_meta) "bin_missing" else "both_missing")
   if (!identical(bytes, payload)) return("wrong_bytes")
   if (!has_meta) "json_missing" else "ok"
