@@ -96,12 +96,15 @@ int ws_require_names(const char *key, const char *run_id, ws_error *err) {
   return 0;
 }
 
-static int parse_decimal(const char **p, long *out) {
+/* 64 bits whatever `long` is: a nonce is nanoseconds since 1970, and
+ * Windows's long has 32 (read there as a long, a nonce did not parse and
+ * became part of the host token, so nobody judged a dead writer's temps). */
+static int parse_decimal(const char **p, int64_t *out) {
   const char *s = *p;
   size_t n = 0;
-  long v = 0;
+  int64_t v = 0;
   while (s[n] >= '0' && s[n] <= '9') {
-    if (v > (LONG_MAX - 9) / 10) return -1;
+    if (v > (INT64_MAX - 9) / 10) return -1;
     v = v * 10 + (s[n] - '0');
     n++;
   }
@@ -118,11 +121,13 @@ int ws_parse_temp_name(const char *name, ws_temp_name *out) {
   if (tmp == NULL) return 0;
   memset(out, 0, sizeof *out);
   const char *p = tmp + 5;
-  if (parse_decimal(&p, &out->pid) != 0) return 0;
+  int64_t pid;
+  if (parse_decimal(&p, &pid) != 0 || pid > LONG_MAX) return 0;
+  out->pid = (long)pid;
   if (*p != '\0' && *p != '.') return 0;
   /* Skip nonce and attempt; whatever follows them is the host token. */
   for (int field = 0; field < 2 && *p == '.'; field++) {
-    long ignored;
+    int64_t ignored;
     const char *q = p + 1;
     if (parse_decimal(&q, &ignored) != 0) break;
     p = q;
@@ -144,6 +149,7 @@ int ws_parse_temp_name(const char *name, ws_temp_name *out) {
   return 1;
 }
 
+#ifndef _WIN32
 /* Up to cap-1 bytes of a small text file, trailing white space cut; "" when
  * it cannot be read (the system lacks it). */
 static void read_token_file(const char *path, char *buf, size_t cap) {
@@ -156,6 +162,7 @@ static void read_token_file(const char *path, char *buf, size_t cap) {
   while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) n--;
   buf[n] = '\0';
 }
+#endif
 
 const char *ws_host_token(void) {
   /* Who may judge a writer by its pid: only a process that sees the same
@@ -169,9 +176,16 @@ const char *ws_host_token(void) {
   char host[256], boot[64], pidns[64], text[400];
   if (gethostname(host, sizeof host) != 0) host[0] = '\0';
   host[sizeof host - 1] = '\0';
+#ifdef _WIN32
+  /* One pid space per boot: a process-isolated container has a hostname
+   * of its own. */
+  ws_win_boot_id(boot, sizeof boot);
+  snprintf(pidns, sizeof pidns, "windows");
+#else
   read_token_file("/proc/sys/kernel/random/boot_id", boot, sizeof boot);
   ssize_t n = readlink("/proc/self/ns/pid", pidns, sizeof pidns - 1);
   pidns[n > 0 ? n : 0] = '\0';
+#endif
   int len = snprintf(text, sizeof text, "%s%c%s%c%s", host, 0, boot, 0, pidns);
   char hex[WS_CHECKSUM_HEX + 1];
   if (boot[0] == '\0' || pidns[0] == '\0' || len < 0 ||
