@@ -17,10 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "trust.h"
 
 struct ws_auth {
@@ -37,10 +33,23 @@ static const char digest_member[] = ",\"meta_sha256\":\"";
 
 static int hmac(const ws_auth *a, const void *data, size_t n,
                 unsigned char out[32]) {
-  unsigned int len = 0;
-  return HMAC(EVP_sha256(), a->secret, (int)a->n, data, n, out, &len) != NULL &&
-                 len == 32
-             ? 0 : -1;
+  return ws_hmac_sha256(a->secret, a->n, data, n, out);
+}
+
+/* Clears the secret before its memory is freed; the volatile stores keep
+ * the compiler from dropping them as dead. */
+static void wipe(void *p, size_t n) {
+  volatile unsigned char *q = p;
+  while (n-- > 0) *q++ = 0;
+}
+
+/* Compares tags in time that does not depend on where they first differ,
+ * so that a forger cannot learn a tag byte by byte from timings. */
+static int equal_in_constant_time(const unsigned char *a,
+                                  const unsigned char *b, size_t n) {
+  volatile unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++) diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
 }
 
 ws_auth *ws_auth_new(const void *secret, size_t n) {
@@ -65,7 +74,7 @@ ws_auth *ws_auth_new(const void *secret, size_t n) {
 
 void ws_auth_free(ws_auth *a) {
   if (a == NULL) return;
-  OPENSSL_cleanse(a->secret, a->n);
+  wipe(a->secret, a->n);
   free(a->secret);
   free(a);
 }
@@ -156,5 +165,5 @@ void ws_auth_read_claim(const char *text, size_t len, ws_meta *m) {
 int ws_auth_verify(const ws_auth *a, const ws_meta *m) {
   unsigned char want[32];
   return a != NULL && m->has_tag && hmac(a, m->signed_sha256, 32, want) == 0 &&
-         CRYPTO_memcmp(want, m->tag, 32) == 0;
+         equal_in_constant_time(want, m->tag, 32);
 }

@@ -1,13 +1,18 @@
-/* SHA-256 through OpenSSL's EVP interface: it picks the CPU's SHA
- * instructions where they exist, which matters for cold lookups of large
- * payloads (hash while reading). */
+/* SHA-256 and HMAC-SHA256 through OpenSSL's EVP interface: it picks the
+ * CPU's SHA instructions where they exist, which matters for cold lookups
+ * of large payloads (hash while reading). On Windows they come from CNG
+ * (platform_win.c); ws_hex and ws_sha256_fd_hex are shared. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "ws_core.h"
+
+/* On Windows the same functions come from CNG (platform_win.c). */
+#ifndef _WIN32
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 struct ws_sha256 {
   EVP_MD_CTX *ctx;
@@ -45,15 +50,6 @@ void ws_sha256_free(ws_sha256 *h) {
   free(h);
 }
 
-void ws_hex(const unsigned char *bytes, size_t n, char *out) {
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0x0f];
-  }
-  out[2 * n] = '\0';
-}
-
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]) {
   unsigned char md[32];
   unsigned int len = 0;
@@ -62,6 +58,25 @@ int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]) {
     return -1;
   ws_hex(md, 32, out);
   return 0;
+}
+
+int ws_hmac_sha256(const void *key, size_t key_n, const void *data, size_t n,
+                   unsigned char out[32]) {
+  unsigned int len = 0;
+  if (key_n > INT_MAX) return -1;
+  return HMAC(EVP_sha256(), key, (int)key_n, data, n, out, &len) != NULL &&
+                 len == 32
+             ? 0 : -1;
+}
+#endif /* !_WIN32 */
+
+void ws_hex(const unsigned char *bytes, size_t n, char *out) {
+  static const char digits[] = "0123456789abcdef";
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 0x0f];
+  }
+  out[2 * n] = '\0';
 }
 
 int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes) {
