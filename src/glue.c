@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifndef _WIN32 /* Windows: no mmap; payloads go on R's heap */
 #include <sys/mman.h>
+#endif
 
 #define R_NO_REMAP
 #include <R.h>

@@ -1,6 +1,8 @@
 /* What differs between the POSIX systems the core builds on (Linux, macOS,
  * the BSDs), chosen by feature tests rather than by system names where a
- * feature test exists. `make check-posix` compiles the core with
+ * feature test exists. Windows is the other platform family: under _WIN32,
+ * platform_win.h gives the POSIX calls the core makes Windows semantics
+ * (platform_win.c), so the rest of the core is the same code. `make check-posix` compiles the core with
  * -std=c99 -D_POSIX_C_SOURCE=200809L and lists every call outside POSIX;
  * tools/posix-allow.txt says why each one that stays is there.
  *
@@ -21,6 +23,11 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+
+/* Windows: the POSIX calls below in Windows terms (platform_win.c). */
+#ifdef _WIN32
+#include "platform_win.h"
+#endif
 
 /* File times with nanoseconds. POSIX.1-2008 names them st_mtim/st_ctim;
  * macOS calls them st_mtimespec/st_ctimespec. configure compiles a probe

@@ -18,9 +18,11 @@
  * Group lookups go through NSS (getpwuid_r, getgrgid_r) once per user and
  * group per process: a process's own groups do not change either. */
 #include <errno.h>
-#include <grp.h>
 #include <stdarg.h>
+#ifndef _WIN32 /* platform_win.h: no user or group database */
+#include <grp.h>
 #include <pwd.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "platform.h"
+
 #define WS_SCHEMA_VERSION 1
 #define WS_ERRMSG_MAX 1024
 #define WS_ERRPATH_MAX 4096
@@ -55,7 +57,9 @@ typedef struct ws_error {
 } ws_error;
 
 /* Filling a ws_error (store.c). */
-#if defined(__GNUC__)
+#if defined(__MINGW_PRINTF_FORMAT) /* MinGW: the C library's dialect */
+#define WS_PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#elif defined(__GNUC__)
 #define WS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define WS_PRINTF(f, a)
@@ -105,7 +109,8 @@ typedef struct ws_meta {
   unsigned char signed_sha256[32], tag[32];
 } ws_meta;
 
-/* ---- checksum.c: SHA-256 through OpenSSL EVP ---- */
+/* ---- checksum.c: SHA-256 through OpenSSL EVP (on Windows, CNG in
+ * platform_win.c) ---- */
 typedef struct ws_sha256 ws_sha256;
 ws_sha256 *ws_sha256_new(void);
 int ws_sha256_update(ws_sha256 *h, const void *data, size_t n);
@@ -115,6 +120,9 @@ int ws_sha256_reset(ws_sha256 *h);
 void ws_sha256_free(ws_sha256 *h);
 void ws_hex(const unsigned char *bytes, size_t n, char *out);
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
+/* HMAC-SHA256 of data under key: 32 raw bytes; -1 on failure. */
+int ws_hmac_sha256(const void *key, size_t key_n, const void *data, size_t n,
+                   unsigned char out[32]);
 /* The SHA-256 of what remains to be read on fd (1 MiB chunks), and how
  * many bytes that was; -1 with errno. */
 int ws_sha256_fd_hex(int fd, char out[WS_CHECKSUM_HEX + 1], uint64_t *bytes);
