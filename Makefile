@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test docs check-docs test-network check-cran check-depends-only sanitize valgrind gctorture fuzz coverage check-posix clean
+.PHONY: all deps install demo test docs check-docs test-network check-cran check-depends-only sanitize valgrind gctorture fuzz coverage check-posix test-windows clean
 
 all: test
 
@@ -55,6 +55,11 @@ check-depends-only: deps
 sanitize: deps
 	@sh tools/sanitize.sh
 
+# The C core cross-built for Windows (MinGW-w64) and its test program run
+# under Wine, after the same program natively (tools/windows/test.sh).
+test-windows:
+	@sh tools/windows/test.sh
+
 valgrind: deps
 	@sh tools/valgrind.sh
 
@@ -79,4 +84,4 @@ fuzz:
 	@sh tools/fuzz/run.sh
 
 clean:
-	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/*.so src/Makevars
+	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/*.so src/Makevars src/Makevars.win .windows

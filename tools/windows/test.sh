@@ -1,0 +1,130 @@
+#!/bin/sh
+# make test-windows: the C core built for Windows with Debian's MinGW-w64
+# cross-compiler, and its test program (tools/windows/core_test.c: save,
+# lookup, a damaged payload, files held open, the sweep, concurrent writers
+# and readers, killed writers, claims, pins, long and non-ASCII paths) run
+# under Wine. The same program is first built and run natively, as a
+# control: a case that fails on both is a test or core bug, one that fails
+# only under Wine is the Windows layer's (src/core/platform_win.c).
+#
+# Installs what is missing with apt-get (gcc-mingw-w64-x86-64, wine64).
+# cJSON is not in Debian's MinGW packages: its source comes from Debian's
+# own source package (the one libcjson-dev is built from), fetched with
+# apt-get into .windows/ without changing the system's apt sources, and
+# compiled into the test program only (not into the R package). Set
+# WARMSTART_CJSON_SRC to a directory holding cJSON.c and cJSON.h to use
+# another copy. Output ends with "N passed, N failed".
+set -eu
+cd "$(dirname "$0")/../.."
+top="$(pwd)"
+out="$top/.windows"
+mkdir -p "$out"
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+need=""
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need="$need gcc-mingw-w64-x86-64"
+command -v wine >/dev/null 2>&1 || need="$need wine64 wine"
+if [ -n "$need" ]; then
+  echo "test-windows: installing$need"
+  as_root apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq $need >/dev/null
+fi
+
+# ---- cJSON's source ----
+cjson="${WARMSTART_CJSON_SRC:-}"
+if [ -z "$cjson" ]; then
+  cjson="$(find "$out/cjson" -maxdepth 2 -name cJSON.c -exec dirname {} \; 2>/dev/null | head -n 1)"
+fi
+if [ -z "$cjson" ]; then
+  echo "test-windows: fetching Debian's cJSON source package"
+  apt="$out/apt"
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$out/cjson"
+  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
+  echo "deb-src http://deb.debian.org/debian $codename main" >"$apt/sources.list"
+  opts="-o Dir::Etc::SourceList=$apt/sources.list -o Dir::Etc::SourceParts=/dev/null
+        -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache -o Debug::NoLocking=1"
+  # shellcheck disable=SC2086
+  apt-get $opts update -qq >/dev/null 2>&1 &&
+    (cd "$out/cjson" && apt-get $opts source --download-only cjson >/dev/null 2>&1) || {
+    echo "test-windows: cannot fetch the cJSON source package; set WARMSTART_CJSON_SRC" >&2
+    echo "to a directory with cJSON.c and cJSON.h (https://github.com/DaveGamble/cJSON)" >&2
+    exit 2
+  }
+  tar -xzf "$out"/cjson/cjson_*.orig.tar.gz -C "$out/cjson"
+  cjson="$(find "$out/cjson" -maxdepth 2 -name cJSON.c -exec dirname {} \; | head -n 1)"
+fi
+# meta.c includes <cjson/cJSON.h>, as Debian installs it.
+mkdir -p "$out/include/cjson"
+cp "$cjson/cJSON.h" "$out/include/cjson/cJSON.h"
+
+# ---- builds ----
+warn="-Wall -Wextra -Werror"
+core="$(ls src/core/*.c)"
+
+echo "== native build (control)"
+# shellcheck disable=SC2086
+${CC:-cc} -std=gnu99 -O2 -g $warn -Isrc/core $(pkg-config --cflags libcrypto libcjson) \
+  $core tools/windows/core_test.c \
+  $(pkg-config --libs libcrypto libcjson) -pthread -o "$out/core_test"
+
+echo "== Windows build (x86_64-w64-mingw32-gcc)"
+wcc=x86_64-w64-mingw32-gcc
+command -v x86_64-w64-mingw32-gcc-posix >/dev/null 2>&1 && wcc=x86_64-w64-mingw32-gcc-posix
+rm -rf "$out/obj" && mkdir -p "$out/obj"
+# MinGW's own printf for %zu and %lld under the old msvcrt (R's toolchain
+# uses UCRT, which has them).
+wflags="-std=gnu99 -O2 -D__USE_MINGW_ANSI_STDIO=1 -Isrc/core -I$out/include"
+for f in $core tools/windows/core_test.c; do
+  # shellcheck disable=SC2086
+  $wcc $wflags $warn -c "$f" -o "$out/obj/$(basename "$f" .c).o"
+done
+# shellcheck disable=SC2086
+$wcc $wflags -c "$cjson/cJSON.c" -o "$out/obj/cJSON.o"
+$wcc -static "$out"/obj/*.o -lbcrypt -ladvapi32 -o "$out/core_test.exe"
+
+# ---- runs ----
+status=0
+total_pass=0
+total_fail=0
+tally() { # label, log
+  line="$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$2" | tail -n 1)"
+  if [ -z "$line" ]; then
+    echo "$1: no result line"
+    total_fail=$((total_fail + 1))
+    status=1
+    return
+  fi
+  p="${line%% passed*}"
+  f="${line#*passed, }"
+  f="${f%% failed}"
+  total_pass=$((total_pass + p))
+  total_fail=$((total_fail + f))
+  echo "$1: $line"
+}
+
+echo "== native run"
+rm -rf "$out/run-native"
+"$out/core_test" run "$out/run-native" >"$out/native.log" 2>&1 || status=1
+sed 's/^/  /' "$out/native.log"
+tally "native" "$out/native.log"
+
+echo "== Windows run under Wine ($(wine --version 2>/dev/null || echo wine))"
+export WINEPREFIX="$out/wineprefix" WINEDEBUG=-all
+rm -rf "$out/run-wine"
+start=$(date +%s)
+wine "$out/core_test.exe" run "Z:$out/run-wine" >"$out/wine.log" 2>&1 || status=1
+tr -d '\r' <"$out/wine.log" >"$out/wine.txt"
+sed 's/^/  /' "$out/wine.txt"
+tally "Windows (Wine)" "$out/wine.txt"
+echo "Wine run: $(( $(date +%s) - start )) s"
+# Wine's server lingers a few seconds after the last program; stop it so
+# that the make step ends when the test does.
+wineserver -k >/dev/null 2>&1 || true
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] || status=1
+exit $status
