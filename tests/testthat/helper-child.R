@@ -20,6 +20,7 @@ cmdline <- function(pid) {
 # returns the job once the child is stopped there. Fails the test (never
 # skips) when the child does not get there.
 stopped_child <- function(fun, seconds = 30, env = parent.frame()) {
+  skip_on_os("windows") # fork, SIGSTOP, /proc
   job <- parallel::mcparallel(fun(), silent = TRUE)
   withr::defer({
     tools::pskill(job$pid, tools::SIGKILL)
@@ -44,6 +45,7 @@ continue_child <- function(job) {
 # LD_PRELOAD for a child that also loads so: after whatever this process
 # preloads (under `make sanitize`, ASan's runtime, which must come first).
 preload_after <- function(so) {
+  skip_on_os("windows")
   paste(c(Sys.getenv("LD_PRELOAD")[nzchar(Sys.getenv("LD_PRELOAD"))], so),
         collapse = " ")
 }
@@ -67,6 +69,7 @@ run_r <- function(code, env = character(), timeout = 120) {
 # Compiles a small C file from tests/testthat/c/ with the compiler R uses,
 # as a shared library in a temporary directory; NULL when it cannot.
 build_c_helper <- function(name, extra = character()) {
+  skip_on_os("windows") # a .so built with cc, for LD_PRELOAD
   src <- test_path("c", paste0(name, ".c"))
   out <- file.path(tempdir(), paste0("ws-", name, ".so"))
   if (file.exists(out)) return(out)

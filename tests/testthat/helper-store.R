@@ -43,8 +43,21 @@ temp_files <- function(root) {
 # The pid of a process that has exited and been reaped: a shell that
 # prints its own pid, waited for by system2().
 dead_pid <- function() {
+  skip_on_os("windows") # sh, /proc
   pid <- as.integer(system2("sh", c("-c", shQuote("echo $$")), stdout = TRUE))
   wait_gone(pid)
+  pid
+}
+
+# dead_pid() on any system: on Windows (no sh, no /proc), the pid of an
+# Rscript that printed it and has exited, system2() having waited for it.
+dead_pid_portable <- function() {
+  if (.Platform$OS.type != "windows") return(dead_pid())
+  out <- system2(file.path(R.home("bin"), "Rscript"),
+                 c("--vanilla", "-e", shQuote("cat(Sys.getpid())")),
+                 stdout = TRUE)
+  pid <- as.integer(out[length(out)])
+  stopifnot(length(pid) == 1L, !is.na(pid))
   pid
 }
 
@@ -52,6 +65,7 @@ dead_pid <- function() {
 # never a reason to skip it. One that exited but was never reaped (a
 # zombie) still counts as alive to kill(pid, 0), and so to the store.
 wait_gone <- function(pid, seconds = 60) {
+  skip_on_os("windows") # /proc
   deadline <- Sys.time() + seconds
   while (file.exists(file.path("/proc", pid)) && Sys.time() < deadline) {
     Sys.sleep(0.01)
@@ -72,6 +86,7 @@ wait_gone <- function(pid, seconds = 60) {
 # killed and reaped): a stand-in for a live writer, however slowly the
 # test runs (a sleep of fixed length ran out under valgrind).
 live_pid <- function(env = parent.frame()) {
+  skip_on_os("windows") # fork
   job <- parallel::mcparallel(repeat Sys.sleep(1), silent = TRUE)
   withr::defer({
     tools::pskill(job$pid, tools::SIGKILL)

@@ -84,7 +84,7 @@ test_that("a CI job's second R CMD check gets its fits from the cached store", {
   }
   # Every fit, the default store's too, used the cached directory...
   expect_identical(unique(c(first$fits$root, second$fits$root)),
-                   normalizePath(ci))
+                   normalizePath(ci, winslash = "/"))
   # ...so the first run fitted and the second fitted nothing.
   expect_identical(first$hits, 0L)
   expect_identical(second$hits, 6L)
@@ -93,7 +93,7 @@ test_that("a CI job's second R CMD check gets its fits from the cached store", {
   # nothing written to the home directory (where the user cache would be).
   expect_identical(alone$hits, 0L)
   expect_true(all(startsWith(alone$fits$root,
-                             paste0(normalizePath(alone$tmp), "/"))))
+                             paste0(normalizePath(alone$tmp, winslash = "/"), "/"))))
   expect_identical(list.files(alone$home, recursive = TRUE, all.files = TRUE,
                               include.dirs = TRUE, no.. = TRUE), character())
 

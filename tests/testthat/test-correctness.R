@@ -475,7 +475,7 @@ test_that("a lookup keeps an entry whose payload a Rust writer is replacing", {
   tmp <- file.path(dir, "new.bin.tmp")
   writeBin(charToRaw("new payload"), tmp)
   file.rename(tmp, bin)
-  rust_temp <- file.path(dir, sprintf("%s.json.tmp.%d.1.0", run_id, dead_pid()))
+  rust_temp <- file.path(dir, sprintf("%s.json.tmp.%d.1.0", run_id, dead_pid_portable()))
   writeLines("{", rust_temp)
   warmstart:::ws_value_cache_clear()
   expect_null(ws_lookup(t$store, key))

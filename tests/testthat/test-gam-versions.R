@@ -24,12 +24,8 @@ gam_layouts <- list(
 # A gam build's producer identity: 64 hex digits.
 gam_producer <- strrep("5e", 32)
 
-sha256_hex <- function(bytes) {
-  f <- tempfile()
-  on.exit(unlink(f))
-  writeBin(bytes, f)
-  sub(" .*", "", system2("sha256sum", shQuote(f), stdout = TRUE))
-}
+# Lowercase hex SHA-256 of a raw vector (the package's own, src/core).
+sha256_hex <- function(bytes) warmstart:::ws_sha256(bytes)
 
 now_secs <- function() floor(as.numeric(Sys.time()))
 int_text <- function(x) format(x, scientific = FALSE)
@@ -102,8 +98,6 @@ gam_rewrite <- function(dir, run_id) {
 }
 
 ckpt_id <- "ckpt-r1a2-17f0c3d2e4a5b6c7"
-
-skip_if_not(nzchar(Sys.which("sha256sum")), "sha256sum is not installed")
 
 test_that("the gam crate's checkpoint run ids are entries like any other", {
   t <- temp_store(size_budget = Inf, ttl = 60)
@@ -427,8 +421,8 @@ test_that("a gam lookup's temps are judged like any writer's", {
   key <- key_for("gam touch temps")
   p <- charToRaw("x")
   dir <- write_gam_entry(t$root, key, ckpt_id, p, gam_meta("producer", p))
-  young <- file.path(dir, paste0(ckpt_id, ".json.touch.tmp.", dead_pid(), ".17"))
-  old <- file.path(dir, paste0(ckpt_id, ".json.touch.tmp.", dead_pid(), ".18"))
+  young <- file.path(dir, paste0(ckpt_id, ".json.touch.tmp.", dead_pid_portable(), ".17"))
+  old <- file.path(dir, paste0(ckpt_id, ".json.touch.tmp.", dead_pid_portable(), ".18"))
   writeLines("{", young)
   writeLines("{", old)
   Sys.setFileTime(old, Sys.time() - 7200)

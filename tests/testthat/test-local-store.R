@@ -16,7 +16,7 @@ test_that("without a chosen root, the store is under tempdir() and goes with the
     ws_lookup(store, key_for("local-a"))$payload
   }
   expect_identical(use_store(), 1:3)
-  expect_identical(dirname(seen), normalizePath(tempdir()))
+  expect_identical(dirname(seen), normalizePath(tempdir(), winslash = "/"))
   expect_false(file.exists(seen))
   # Each call gets its own store: nothing carries over.
   first <- seen
@@ -52,7 +52,7 @@ test_that("with WARMSTART_DIR the store is that directory, and it is kept", {
   withr::local_options(list(warmstart.dir = NULL))
   run <- function(value) {
     store <- local_ws_store()
-    expect_identical(ws_info(store)$root, normalizePath(ci))
+    expect_identical(ws_info(store)$root, normalizePath(ci, winslash = "/"))
     old <- ws_lookup(store, key_for("local-c"))
     ws_save(store, key_for("local-c"), value, objective = 1, kind = "final")
     old$payload
@@ -71,7 +71,7 @@ test_that("the option is a choice too, and wins over WARMSTART_DIR", {
   withr::local_envvar(c(WARMSTART_DIR = env))
   withr::local_options(list(warmstart.dir = opt))
   f <- function() ws_info(local_ws_store())$root
-  expect_identical(f(), normalizePath(opt))
+  expect_identical(f(), normalizePath(opt, winslash = "/"))
   expect_true(dir.exists(opt))
   expect_false(file.exists(env))
 })
@@ -103,7 +103,7 @@ test_that("at top level nothing is deferred: the store lasts the session", {
   f <- function() NULL
   f()
   expect_true(dir.exists(root))
-  expect_identical(dirname(root), normalizePath(tempdir()))
+  expect_identical(dirname(root), normalizePath(tempdir(), winslash = "/"))
 })
 
 test_that("ws_gam() fits are hits in the next run only when the CI store is kept", {

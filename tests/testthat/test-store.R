@@ -15,12 +15,12 @@ test_that("a chosen root wins; only the implicit default yields to checks", {
     # The argument, then the option, then the variable: in a check too.
     withr::with_options(list(warmstart.dir = dir_opt), {
       withr::with_envvar(c(WARMSTART_DIR = dir_env), {
-        expect_identical(root_of(dir_arg), normalizePath(dir_arg))
-        expect_identical(root_of(), normalizePath(dir_opt))
+        expect_identical(root_of(dir_arg), normalizePath(dir_arg, winslash = "/"))
+        expect_identical(root_of(), normalizePath(dir_opt, winslash = "/"))
       })
     })
     withr::with_envvar(c(WARMSTART_DIR = dir_env), {
-      expect_identical(root_of(), normalizePath(dir_env))
+      expect_identical(root_of(), normalizePath(dir_env, winslash = "/"))
     })
   }
   # Nothing chosen (an empty variable is not a choice): during a check a

@@ -101,12 +101,14 @@ run_suite <- function(pkg, version, files = NULL) {
   }
   out <- tempfile(fileext = ".rds")
   script <- test_path("suites", "run-suite.R")
-  log <- system2(file.path(R.home("bin"), "Rscript"),
-                 c("--vanilla", shQuote(script), pkg,
-                   shQuote(file.path(s$src, "tests", "testthat")), files,
-                   shQuote(out)),
-                 env = sprintf("R_LIBS=%s", paste(s$lib, collapse = ":")),
-                 stdout = TRUE, stderr = TRUE)
+  skip_if_not_installed("withr")
+  log <- withr::with_envvar(
+    c(R_LIBS = paste(s$lib, collapse = .Platform$path.sep)),
+    system2(file.path(R.home("bin"), "Rscript"),
+            c("--vanilla", shQuote(script), pkg,
+              shQuote(file.path(s$src, "tests", "testthat")), files,
+              shQuote(out)),
+            stdout = TRUE, stderr = TRUE))
   if (!file.exists(out)) stop("the suite did not run:\n", paste(log, collapse = "\n"))
   res <- readRDS(out)
   res$version <- s$version

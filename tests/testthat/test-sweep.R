@@ -63,7 +63,7 @@ run_child <- function(code) {
 first_save_in_new_process <- function(root) {
   out <- run_child(c(
     "library(warmstart)",
-    sprintf("s <- ws_open('%s', size_budget = Inf, ttl = 3600)", root),
+    sprintf("s <- ws_open(%s, size_budget = Inf, ttl = 3600)", lit(root)),
     "ws_save(s, ws_key('child'), raw(10))",
     "st <- warmstart:::ws_sweep_state(s)",
     "cat(st$sweeps, st$adopted_marker)"))

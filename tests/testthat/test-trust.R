@@ -85,7 +85,7 @@ test_that("a world-writable root is refused, and what others put there is never 
 
   e <- expect_error(ws_open(root), class = "ws_untrusted_store")
   expect_identical(e$reason, "others")
-  expect_identical(e$path, normalizePath(root))
+  expect_identical(e$path, normalizePath(root, winslash = "/"))
   expect_s3_class(e, "ws_error")
   # The handle opened before the root was opened to all: its lookups and
   # saves refuse the planted key dir, and nothing is unserialized.
@@ -163,7 +163,7 @@ test_that("a root that belongs to another user is refused; one that is the user'
   unlink(link)
   file.symlink(mine, link)
   st <- ws_open(link)
-  expect_identical(ws_info(st)$root, normalizePath(mine))
+  expect_identical(ws_info(st)$root, normalizePath(mine, winslash = "/"))
   # Root's own files are trusted (root can write anything anyway), and a
   # group-writable dir whose group is the owner's private group adds no
   # writer: the group "root" has no other member.
