@@ -26,15 +26,18 @@ target <- function(what, ratio, goal, note = "") {
 }
 
 # Median seconds per call of each function, rounds interleaved so the
-# machine's noise falls on all of them alike.
+# machine's noise falls on all of them alike. Timed with Sys.time()
+# (microseconds): proc.time()'s elapsed time counts whole milliseconds,
+# which made a 12 ms read and a 13 ms one differ by 8%.
+now <- function() as.numeric(Sys.time())
 per_call <- function(fns, reps, rounds = 7) {
   t <- matrix(NA_real_, rounds, length(fns), dimnames = list(NULL, names(fns)))
   for (r in seq_len(rounds)) {
     for (f in sample(names(fns))) {
       fn <- fns[[f]]
-      s <- proc.time()[["elapsed"]]
+      s <- now()
       for (i in seq_len(reps)) fn()
-      t[r, f] <- (proc.time()[["elapsed"]] - s) / reps
+      t[r, f] <- (now() - s) / reps
     }
   }
   apply(t, 2, median)
@@ -95,7 +98,7 @@ cat(sprintf("  cells allocated per hot 1 KB lookup: %.2f (cachem_mem get: %s)\n"
 # memory_cache = FALSE: every lookup reads, hashes and returns a new vector,
 # as readBin() of the payload file and readRDS() of the same bytes do. The
 # page cache is warm for all three (the files were just written).
-cold_case <- function(label, value, reps_rounds = 9) {
+cold_case <- function(label, value, reps_rounds = 9, reps = 1) {
   cold <- ws_open(root_of(paste0("cold-", label)), size_budget = Inf,
                   memory_cache = FALSE)
   k <- ws_key("cold", label)
@@ -109,7 +112,7 @@ cold_case <- function(label, value, reps_rounds = 9) {
   if (is.raw(value)) fns$readBin <- function() readBin(bin, "raw", n = size)
   rm(value)
   invisible(gc())
-  t <- per_call(fns, reps = 1, rounds = reps_rounds)
+  t <- per_call(fns, reps = reps, rounds = reps_rounds)
   for (n in names(t)) {
     cat(sprintf("  %-10s %-10s %8.2f ms  %5.2f GB/s\n", label, n, t[[n]] * 1e3,
                 size / t[[n]] / 1e9))
@@ -119,7 +122,7 @@ cold_case <- function(label, value, reps_rounds = 9) {
 }
 cat("\n-- cold lookups (value cache off; medians of interleaved rounds)\n")
 c100 <- cold_case("raw-100MB", as.raw(sample(0:255, 1e8, TRUE)))
-c10 <- cold_case("raw-10MB", as.raw(sample(0:255, 1e7, TRUE)), 15)
+c10 <- cold_case("raw-10MB", as.raw(sample(0:255, 1e7, TRUE)), 15, reps = 5)
 cd100 <- cold_case("dbl-100MB", runif(12.5e6))
 # SHA-256 of 100 MB alone, for scale (ws_key() hashes a raw vector's bytes
 # straight from memory): a lookup hashes on a thread while it reads.
