@@ -285,23 +285,21 @@ typedef struct alloc_ctx {
 #define OWN_PAGES_FROM ((size_t)1 << 20)
 #define MAP_HEADER 64 /* keeps R's vector 64-byte aligned */
 
-/* Every page of such a vector is written at once (the payload is read
- * into it), so the pages are made in one go where the system can: one
- * fault per 4 KiB page, taken while the read copies, cost a lookup of
- * 100 MB a fifth of its time against MAP_POPULATE (a C loop, side by side:
- * 99 vs 71 ms median). Transparent huge pages would cost less again, but
- * can stall on compaction (266 ms once in a busy process). */
+/* The pages are made as the read reaches them (a fault per 4 KiB page),
+ * not all at once with MAP_POPULATE: a lookup hashes on a second thread
+ * chunk by chunk behind the read, and pages made up front delay the first
+ * chunk, and so the whole hash, by the time it takes to zero them all.
+ * Side by side in one run (3 rounds, bench's cold case): 100 MB 0.68-0.70
+ * of readBin() without MAP_POPULATE against 1.01-1.03 with it; 10 MB
+ * 0.75-0.79 against 1.07-1.12. (A read alone, without the hash, is faster
+ * with it: 71 vs 99 ms for 100 MB.) */
 /* Anonymous maps are POSIX only since 2024; older BSDs spell them MAP_ANON.
  * Where neither exists, large payloads come from R's heap like the rest. */
 #if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS MAP_ANON
 #endif
 #ifdef MAP_ANONYMOUS
-#ifdef MAP_POPULATE
-#define WS_MAP_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE)
-#else
 #define WS_MAP_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS)
-#endif
 
 static void *mapped_alloc(R_allocator_t *allocator, size_t size) {
   (void)allocator;
