@@ -41,6 +41,19 @@ static const char *string_arg(SEXP x, const char *what) {
   return CHAR(STRING_ELT(x, 0));
 }
 
+/* A path as the core takes it. On Windows the core reads paths as UTF-8
+ * (platform_win.c: every call goes through the wide API), whatever R's
+ * native encoding; elsewhere a file name is the bytes the native encoding
+ * gives, as R's own file functions pass them. */
+static const char *path_arg(SEXP x, const char *what) {
+  string_arg(x, what);
+#ifdef _WIN32
+  return Rf_translateCharUTF8(STRING_ELT(x, 0));
+#else
+  return Rf_translateChar(STRING_ELT(x, 0));
+#endif
+}
+
 /* A key, checked here and nowhere else: the R functions call it first
  * (C_ws_check_key), the entry points that take a key call it again, the
  * core's ws_require_names() only guards. The rule is names.c's. */
@@ -140,7 +153,7 @@ static void store_finalizer(SEXP ptr) {
 SEXP C_ws_open(SEXP root, SEXP budget, SEXP ttl, SEXP durable,
                SEXP memory_cache, SEXP semantics, SEXP producer, SEXP trust,
                SEXP secret) {
-  const char *path = string_arg(root, "root");
+  const char *path = path_arg(root, "root");
   const char *sem = string_arg(semantics, "semantics");
   const char *prod = string_arg(producer, "producer");
   int trust_mode = Rf_asInteger(trust);
