@@ -85,7 +85,9 @@ int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err) {
         close(fd); /* another process holds it; nothing was written */
         return 0;
       }
-      if (saved != ENOLCK && saved != EOPNOTSUPP && saved != EINVAL) {
+      /* ENOTSUP is EOPNOTSUPP on glibc, not on MinGW. */
+      if (saved != ENOLCK && saved != EOPNOTSUPP && saved != ENOTSUP &&
+          saved != EINVAL) {
         close(fd);
         ws_error_io(err, saved, path, "cannot lock the claim '%s': %s", path,
                     strerror(saved));

@@ -239,7 +239,9 @@ char *ws_read_small_at(int dirfd, const char *name, size_t max, size_t *len,
  * NFS emulates flock with POSIX locks, whose exclusive form needs a file
  * open for writing, which a directory cannot be). */
 static int locks_unsupported(int err) {
-  return err == ENOLCK || err == EOPNOTSUPP || err == EINVAL || err == EBADF;
+  /* ENOTSUP is EOPNOTSUPP on glibc, not on MinGW. */
+  return err == ENOLCK || err == EOPNOTSUPP || err == ENOTSUP || err == EINVAL ||
+         err == EBADF;
 }
 
 /* The directory open on fd is still the one the path names (not removed,
