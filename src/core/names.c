@@ -173,7 +173,7 @@ const char *ws_host_token(void) {
    * keeps all three (a process that enters a new pid namespace execs). */
   static char token[WS_HOST_TOKEN_LEN + 1];
   if (token[0] != '\0') return token;
-  char host[256], boot[64], pidns[64], text[400];
+  char host[256], boot[128], pidns[64], text[480];
   if (gethostname(host, sizeof host) != 0) host[0] = '\0';
   host[sizeof host - 1] = '\0';
 #ifdef _WIN32

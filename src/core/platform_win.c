@@ -5,6 +5,11 @@
  * ANSI code page. Errors become errno values the core already handles. */
 #ifdef _WIN32
 
+/* Windows 10's API (FILE_BASIC_INFO, FILE_RENAME_INFO, ...), whatever the
+ * toolchain's default; the calls only Windows 10 has are tried at run time
+ * and fall back where they are refused. */
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0A00
 #define WIN32_LEAN_AND_MEAN
 #include <windows.h>
 #include <aclapi.h>
@@ -43,6 +48,7 @@
 #define WS_FILE_RENAME_INFO_EX ((FILE_INFO_BY_HANDLE_CLASS)22)
 #define WS_DISPOSITION_DELETE 0x1
 #define WS_DISPOSITION_POSIX 0x2
+#define WS_DISPOSITION_IGNORE_READONLY 0x10
 #define WS_RENAME_REPLACE 0x1
 #define WS_RENAME_POSIX 0x2
 
@@ -82,42 +88,76 @@ static int errno_of(DWORD e) {
   }
 }
 
+/* The NT status behind the last error: "access denied" also means a name
+ * whose file was removed while still open (delete pending), which is a
+ * name that is going, as ENOENT says. */
+NTSYSAPI LONG NTAPI RtlGetLastNtStatus(void);
+#define WS_STATUS_DELETE_PENDING ((LONG)0xC0000056L)
+
+static int last_errno(void) {
+  DWORD e = GetLastError();
+  if (e == ERROR_ACCESS_DENIED && RtlGetLastNtStatus() == WS_STATUS_DELETE_PENDING)
+    return ENOENT;
+  return errno_of(e);
+}
+
 static int fail_win(void) {
-  errno = errno_of(GetLastError());
+  errno = last_errno();
   return -1;
 }
 
 /* ---- paths ---- */
 
-/* UTF-8 to a malloc'ed UTF-16 string; NULL with errno set. An absolute
- * path ("C:/dir", "//host/share/dir") gets the "\\?\" prefix, which lifts
- * MAX_PATH (a root, a key and a temp name can exceed it) and takes the
- * path as it is: the core's are already resolved (realpath). */
-static wchar_t *wide(const char *s) {
+/* UTF-8 to a malloc'ed UTF-16 string as the wide calls take it; NULL with
+ * errno set. A path is made absolute and normalized (GetFullPathNameW
+ * folds ".", ".." and doubled separators, as "C:/data//cache" from
+ * file.path() has), then gets the "\\\\?\\" prefix, which lifts MAX_PATH
+ * (a root, a key and a temp name can exceed it) and takes the path as it
+ * is from there on. */
+static wchar_t *utf16(const char *s) {
   int n = MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, NULL, 0);
   if (n <= 0) {
     errno = EINVAL;
     return NULL;
   }
-  int drive = ((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')) &&
-              s[1] == ':' && (s[2] == '/' || s[2] == '\\');
-  int unc = (s[0] == '/' || s[0] == '\\') && (s[1] == '/' || s[1] == '\\') &&
-            s[2] != '?' && s[2] != '.';
-  const wchar_t *prefix = drive ? L"\\\\?\\" : unc ? L"\\\\?\\UNC" : L"";
-  size_t skip = unc ? 1 : 0; /* "//host" becomes "\\?\UNC\host" */
-  size_t np = wcslen(prefix);
-  wchar_t *w = malloc(((size_t)n + np) * sizeof *w);
+  wchar_t *w = malloc((size_t)n * sizeof *w);
   if (w == NULL) {
     errno = ENOMEM;
     return NULL;
   }
-  memcpy(w, prefix, np * sizeof *w);
-  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s + skip, -1, w + np,
-                      n - (int)skip);
-  if (np > 0)
-    for (wchar_t *q = w + np; *q; q++)
-      if (*q == L'/') *q = L'\\';
+  MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, s, -1, w, n);
   return w;
+}
+
+static wchar_t *wide(const char *s) {
+  wchar_t *w = utf16(s);
+  if (w == NULL) return NULL;
+  if (wcsncmp(w, L"\\\\?\\", 4) == 0) return w; /* already verbatim */
+  DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
+  wchar_t *full = n == 0 ? NULL : malloc((n + 1) * sizeof *full);
+  DWORD got = full == NULL ? 0 : GetFullPathNameW(w, n, full, NULL);
+  free(w);
+  if (got == 0 || got >= n) {
+    free(full);
+    errno = got == 0 && full != NULL ? EINVAL : ENOMEM;
+    return NULL;
+  }
+  /* "C:\dir" to "\\?\C:\dir", "\\host\share" to "\\?\UNC\host\share";
+   * device paths ("\\.\") stay as they are. */
+  int unc = full[0] == L'\\' && full[1] == L'\\';
+  if (unc && (full[2] == L'.' || full[2] == L'?')) return full;
+  const wchar_t *prefix = unc ? L"\\\\?\\UNC" : L"\\\\?\\";
+  size_t skip = unc ? 1 : 0, np = wcslen(prefix);
+  wchar_t *out = malloc(((size_t)got + np + 1) * sizeof *out);
+  if (out == NULL) {
+    free(full);
+    errno = ENOMEM;
+    return NULL;
+  }
+  memcpy(out, prefix, np * sizeof *out);
+  memcpy(out + np, full + skip, ((size_t)got - skip + 1) * sizeof *out);
+  free(full);
+  return out;
 }
 
 static int utf8(const wchar_t *w, char *out, size_t cap) {
@@ -184,19 +224,21 @@ static wchar_t *fd_path(int fd) {
 }
 
 /* The path of what fd has open, joined with name: what the *at calls act
- * on. */
+ * on. "." (and "") is the dir itself: under "\\\\?\\" a "." would be taken
+ * as a name. */
 static wchar_t *at_path(int dirfd, const char *name) {
-  wchar_t *wname = wide(name);
-  if (wname == NULL) return NULL;
-  if (dirfd == AT_FDCWD) return wname;
+  if (dirfd == AT_FDCWD) return wide(name);
   wchar_t *dir = fd_path(dirfd);
-  size_t nd = dir == NULL ? 0 : wcslen(dir), nn = wcslen(wname);
-  wchar_t *out = dir == NULL ? NULL : malloc((nd + nn + 2) * sizeof *out);
+  if (dir == NULL) return NULL;
+  if (name[0] == '\0' || strcmp(name, ".") == 0) return dir;
+  wchar_t *wname = utf16(name);
+  size_t nd = wcslen(dir), nn = wname == NULL ? 0 : wcslen(wname);
+  wchar_t *out = wname == NULL ? NULL : malloc((nd + nn + 2) * sizeof *out);
   if (out != NULL) {
     memcpy(out, dir, nd * sizeof *out);
     out[nd] = L'\\';
     memcpy(out + nd + 1, wname, (nn + 1) * sizeof *out);
-  } else if (dir != NULL) {
+  } else if (wname != NULL) {
     errno = ENOMEM;
   }
   free(dir);
@@ -218,8 +260,20 @@ static HANDLE open_handle(const wchar_t *path, DWORD access, DWORD share,
 }
 
 static int64_t unix_ns_of(LARGE_INTEGER t) {
-  /* 100 ns ticks since 1601 */
+  /* 100 ns ticks since 1601; 0 is a time the filesystem does not keep */
+  if (t.QuadPart < INT64_C(116444736000000000)) return 0;
   return (t.QuadPart - INT64_C(116444736000000000)) * 100;
+}
+
+/* A link as the core means it: a symlink or a junction, reparse points
+ * that name another file (name surrogates). Other reparse points, such as
+ * OneDrive's cloud files or deduplicated files, are the files themselves. */
+static int is_link(HANDLE h, DWORD attributes) {
+  if (!(attributes & FILE_ATTRIBUTE_REPARSE_POINT)) return 0;
+  FILE_ATTRIBUTE_TAG_INFO tag;
+  if (!GetFileInformationByHandleEx(h, FileAttributeTagInfo, &tag, sizeof tag))
+    return 1; /* cannot tell: a link, which the core leaves alone */
+  return IsReparseTagNameSurrogate(tag.ReparseTag) ? 1 : 0;
 }
 
 static PSID user_sid(void) {
@@ -243,18 +297,21 @@ static PSID user_sid(void) {
 static unsigned owner_uid(HANDLE h) {
   PSID owner = NULL;
   PSECURITY_DESCRIPTOR sd = NULL;
-  unsigned uid = 2u;
-  if (GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION, &owner,
-                      NULL, NULL, NULL, &sd) == ERROR_SUCCESS && owner != NULL) {
+  unsigned uid = 2u; /* someone else: what cannot be judged is not trusted */
+  DWORD rc = GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION,
+                             &owner, NULL, NULL, NULL, &sd);
+  if (rc == ERROR_SUCCESS && owner != NULL) {
     PSID me = user_sid();
     if (me != NULL && EqualSid(owner, me))
       uid = WS_WIN_UID;
     else if (IsWellKnownSid(owner, WinLocalSystemSid) ||
              IsWellKnownSid(owner, WinBuiltinAdministratorsSid))
       uid = 0;
-  } else {
+  } else if ((rc == ERROR_SUCCESS && owner == NULL) ||
+             rc == ERROR_NOT_SUPPORTED || rc == ERROR_INVALID_FUNCTION) {
     /* Filesystems without security (FAT, some network shares) have no
-     * owner to judge: everyone who can reach them can write them. */
+     * owner to judge: everyone who can reach them can write them, the
+     * user included. */
     uid = WS_WIN_UID;
   }
   if (sd != NULL) LocalFree(sd);
@@ -273,13 +330,14 @@ static int stat_handle(HANDLE h, struct ws_win_stat *st) {
   st->st_nlink = info.nNumberOfLinks;
   st->st_size = (int64_t)(((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow);
   DWORD a = info.dwFileAttributes;
-  if (a & FILE_ATTRIBUTE_REPARSE_POINT)
+  if (is_link(h, a))
     st->st_mode = S_IFLNK | 0777;
   else if (a & FILE_ATTRIBUTE_DIRECTORY)
     st->st_mode = S_IFDIR | 0700;
   else
     st->st_mode = S_IFREG | 0600;
   int64_t m = unix_ns_of(basic.LastWriteTime), c = unix_ns_of(basic.ChangeTime);
+  if (c == 0) c = m; /* no change time kept (FAT): the write time */
   st->st_mtim.tv_sec = (time_t)(m / 1000000000);
   st->st_mtim.tv_nsec = (long)(m % 1000000000);
   st->st_ctim.tv_sec = (time_t)(c / 1000000000);
@@ -381,25 +439,32 @@ static int is_directory(HANDLE h) {
          (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY);
 }
 
-static int lock_dir(int fd, int op) {
-  wchar_t *path = fd_path(fd);
-  if (path == NULL) return -1;
+static int lock_dir(int fd, HANDLE h, int op) {
   /* Shared: read access that denies delete sharing. Exclusive: delete
    * access that denies it too. Each conflicts with the other kind, and two
    * exclusive ones with each other, as flock's do. */
   DWORD access = (op & LOCK_EX) ? (DELETE | FILE_READ_ATTRIBUTES)
                                  : FILE_LIST_DIRECTORY;
+  DWORD share = FILE_SHARE_READ | FILE_SHARE_WRITE;
   /* A second flock on one descriptor converts its lock (not atomically,
    * as flock(2) says of its own): let go of the old one first, or it
    * would conflict with the new. */
   release_locks(fd);
-  HANDLE lock = open_handle(path, access, FILE_SHARE_READ | FILE_SHARE_WRITE,
-                            OPEN_EXISTING, 0);
-  free(path);
+  /* The very dir the descriptor holds, not whatever its path names now;
+   * by path only where ReOpenFile is refused. */
+  HANDLE lock = ReOpenFile(h, access, share,
+                           FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT);
+  if (lock == INVALID_HANDLE_VALUE && GetLastError() != ERROR_SHARING_VIOLATION) {
+    wchar_t *path = fd_path(fd);
+    if (path == NULL) return -1;
+    lock = open_handle(path, access, share, OPEN_EXISTING, 0);
+    free(path);
+  }
   if (lock == INVALID_HANDLE_VALUE) {
+    /* Sharing refused: another lock of the other kind (or a second
+     * exclusive one) holds the dir. */
     DWORD e = GetLastError();
-    errno = (e == ERROR_SHARING_VIOLATION || e == ERROR_ACCESS_DENIED)
-                ? EWOULDBLOCK : errno_of(e);
+    errno = e == ERROR_SHARING_VIOLATION ? EWOULDBLOCK : last_errno();
     return -1;
   }
   AcquireSRWLockExclusive(&fds_guard);
@@ -420,7 +485,7 @@ int ws_win_flock(int fd, int op) {
     release_locks(fd);
     return 0;
   }
-  if (is_directory(h)) return lock_dir(fd, op);
+  if (is_directory(h)) return lock_dir(fd, h, op);
   OVERLAPPED ov;
   memset(&ov, 0, sizeof ov);
   DWORD flags = (op & LOCK_EX) ? LOCKFILE_EXCLUSIVE_LOCK : 0;
@@ -457,10 +522,18 @@ static int open_wide(const wchar_t *path, int flags) {
   if (h == INVALID_HANDLE_VALUE) return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
   int err = 0;
+  if (GetFileInformationByHandle(h, &info) && (flags & O_NOFOLLOW) &&
+      (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) &&
+      !is_link(h, info.dwFileAttributes)) {
+    /* Not a link (a cloud or deduplicated file): open the file itself, so
+     * that its content is there to read. */
+    CloseHandle(h);
+    h = open_handle(path, access, SHARE_ALL, OPEN_EXISTING, 1);
+    if (h == INVALID_HANDLE_VALUE) return fail_win();
+  }
   if (!GetFileInformationByHandle(h, &info))
-    err = errno_of(GetLastError());
-  else if ((flags & O_NOFOLLOW) &&
-           (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT))
+    err = last_errno();
+  else if ((flags & O_NOFOLLOW) && is_link(h, info.dwFileAttributes))
     err = ELOOP;
   else if ((flags & O_DIRECTORY) &&
            !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
@@ -477,6 +550,11 @@ static int open_wide(const wchar_t *path, int flags) {
   int fd = _open_osfhandle((intptr_t)h, (flags & O_WRONLY) ? 0 : _O_RDONLY);
   if (fd < 0) {
     CloseHandle(h);
+    errno = EMFILE;
+    return -1;
+  }
+  if (fd >= FD_SLOTS) { /* beyond the table: its locks could not be kept */
+    _close(fd);
     errno = EMFILE;
     return -1;
   }
@@ -565,45 +643,81 @@ static wchar_t *aside_name(const wchar_t *path) {
   return out;
 }
 
+/* Antivirus scanners, indexers and backup tools open new files for a
+ * moment without delete sharing; a rename or removal that meets one is
+ * tried again, a few times, before it fails (as SQLite does on Windows). */
+#define BUSY_RETRIES 10
+#define BUSY_PAUSE_MS 25
+
+static int busy(DWORD e) {
+  return e == ERROR_SHARING_VIOLATION || e == ERROR_LOCK_VIOLATION ||
+         (e == ERROR_ACCESS_DENIED && RtlGetLastNtStatus() != WS_STATUS_DELETE_PENDING);
+}
+
+/* Marks the file open on h for deletion: with POSIX semantics where the
+ * filesystem has them (the name goes at once), else the classic way (the
+ * name goes with the last handle). 0, or -1 with errno. */
+static int mark_deleted(HANDLE h) {
+  DWORD ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX | WS_DISPOSITION_IGNORE_READONLY;
+  if (SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex))
+    return 0;
+  if (GetLastError() == ERROR_DIR_NOT_EMPTY) return fail_win();
+  FILE_DISPOSITION_INFO old;
+  old.DeleteFile = TRUE;
+  return SetFileInformationByHandle(h, FileDispositionInfo, &old, sizeof old)
+             ? 0 : fail_win();
+}
+
+static int posix_delete_refused(HANDLE h) {
+  DWORD ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX | WS_DISPOSITION_IGNORE_READONLY;
+  if (SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex))
+    return 0;
+  DWORD e = GetLastError();
+  return e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ||
+                 e == ERROR_INVALID_FUNCTION
+             ? 1 : -1;
+}
+
 /* Removes a name, with POSIX semantics where the filesystem has them: the
  * name goes at once even while a reader holds the file open (it keeps its
- * bytes), so a writer can create the name again. */
+ * bytes), so a writer can create the name again. Without them a file is
+ * moved aside first (its aside name goes with its last reader) and put
+ * back if it then cannot be deleted. */
 static int remove_wide(const wchar_t *path, int want_dir) {
-  HANDLE h = open_handle(path, DELETE | FILE_READ_ATTRIBUTES, SHARE_ALL,
-                         OPEN_EXISTING, 0);
+  HANDLE h = INVALID_HANDLE_VALUE;
+  for (int i = 0; i <= BUSY_RETRIES; i++) {
+    h = open_handle(path, DELETE | FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING, 0);
+    if (h != INVALID_HANDLE_VALUE || !busy(GetLastError()) || i == BUSY_RETRIES) break;
+    Sleep(BUSY_PAUSE_MS);
+  }
   if (h == INVALID_HANDLE_VALUE) return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
   int err = 0;
   if (!GetFileInformationByHandle(h, &info)) {
-    err = errno_of(GetLastError());
+    err = last_errno();
   } else {
+    /* A junction is removed as the link it is, not as a dir. */
     int is_dir = (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) &&
-                 !(info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT);
+                 !is_link(h, info.dwFileAttributes);
     if (is_dir && !want_dir)
       err = EISDIR;
     else if (!is_dir && want_dir)
       err = ENOTDIR;
   }
   if (err == 0) {
-    DWORD ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX;
-    if (!SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex)) {
-      DWORD e = GetLastError();
-      if (e == ERROR_DIR_NOT_EMPTY) {
-        err = ENOTEMPTY;
-      } else {
-        /* The classic delete, on the file moved aside first (a file, not
-         * a dir: nobody reads a dir's name after its removal). */
-        wchar_t *aside = want_dir ? NULL : aside_name(path);
-        if (aside != NULL && !move_open_handle(h, aside)) {
-          free(aside);
-          aside = NULL;
-        }
-        free(aside);
-        FILE_DISPOSITION_INFO old;
-        old.DeleteFile = TRUE;
-        if (!SetFileInformationByHandle(h, FileDispositionInfo, &old, sizeof old))
-          err = errno_of(GetLastError());
+    int refused = posix_delete_refused(h);
+    if (refused < 0) {
+      err = last_errno(); /* a dir not empty, say */
+    } else if (refused > 0) {
+      /* No POSIX semantics. A dir: the classic delete (nobody reads a
+       * dir's name after its removal). A file: aside first. */
+      wchar_t *aside = want_dir ? NULL : aside_name(path);
+      int moved = aside != NULL && move_open_handle(h, aside);
+      if (mark_deleted(h) != 0) {
+        err = errno;
+        if (moved) (void)move_open_handle(h, path); /* put it back */
       }
+      free(aside);
     }
   }
   CloseHandle(h);
@@ -638,10 +752,7 @@ int ws_win_rmdir(const char *path) {
   if (held != NULL) {
     /* Our exclusive lock denies delete sharing to everyone, us included:
      * remove through the lock's own handle. */
-    FILE_DISPOSITION_INFO old;
-    old.DeleteFile = TRUE;
-    rc = SetFileInformationByHandle(held, FileDispositionInfo, &old, sizeof old)
-             ? 0 : fail_win();
+    rc = mark_deleted(held);
   } else {
     rc = remove_wide(w, 1);
   }
@@ -686,10 +797,23 @@ static int rename_posix(const wchar_t *from, const wchar_t *to) {
   return rc;
 }
 
+static int move_replacing(const wchar_t *from, const wchar_t *to) {
+  for (int i = 0;; i++) {
+    if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+      return 1;
+    DWORD e = GetLastError();
+    if (i == BUSY_RETRIES || !busy(e) ||
+        /* access denied on an existing target: a reader holds it, which
+         * no wait of ours ends; the callers below deal with that */
+        e == ERROR_ACCESS_DENIED)
+      return 0;
+    Sleep(BUSY_PAUSE_MS);
+  }
+}
+
 /* rename(2): atomic, and replacing a target that readers hold open. */
 static int replace_wide(const wchar_t *from, const wchar_t *to) {
-  if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-    return 0;
+  if (move_replacing(from, to)) return 0;
   DWORD e = GetLastError();
   if (e != ERROR_ACCESS_DENIED && e != ERROR_SHARING_VIOLATION)
     return (errno = errno_of(e), -1);
@@ -697,24 +821,29 @@ static int replace_wide(const wchar_t *from, const wchar_t *to) {
   if (rename_posix(from, to) == 0) return 0;
   if (errno != EINVAL && errno != ENOTSUP) return -1;
   /* No POSIX semantics: move the target aside (its readers keep it), then
-   * rename. For that moment the name is missing: readers take a missing
-   * payload beside a writer's meta temp, or a meta's aside name, as an
-   * entry being written, and do not judge it. */
+   * rename, and only then delete the old one; if the rename fails, the old
+   * one goes back. For that moment the name is missing: readers take a
+   * missing payload beside a writer's meta temp, or a meta's aside name,
+   * as an entry being written, and do not judge it. */
   HANDLE h = open_handle(to, DELETE | SYNCHRONIZE, SHARE_ALL, OPEN_EXISTING, 0);
   if (h == INVALID_HANDLE_VALUE) return fail_win();
   wchar_t *aside = aside_name(to);
-  int moved = aside != NULL && move_open_handle(h, aside);
-  if (moved) {
-    FILE_DISPOSITION_INFO gone;
-    gone.DeleteFile = TRUE; /* goes when its last reader closes it */
-    (void)SetFileInformationByHandle(h, FileDispositionInfo, &gone, sizeof gone);
+  int rc = -1;
+  if (aside == NULL) {
+    errno = ENOMEM;
+  } else if (!move_open_handle(h, aside)) {
+    fail_win();
+  } else if (move_replacing(from, to)) {
+    (void)mark_deleted(h); /* goes when its last reader closes it */
+    rc = 0;
+  } else {
+    int saved = last_errno();
+    (void)move_open_handle(h, to); /* the old entry stays */
+    errno = saved;
   }
   CloseHandle(h);
   free(aside);
-  if (!moved) return fail_win();
-  if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-    return 0;
-  return fail_win();
+  return rc;
 }
 
 int ws_win_renameat(int olddirfd, const char *oldname, int newdirfd,
@@ -938,14 +1067,29 @@ int ws_win_gethostname(char *buf, size_t cap) {
   return utf8(w, buf, cap);
 }
 
+/* This machine's install id (MachineGuid, set when Windows is installed
+ * or a cloned image is sysprepped): two machines with one hostname, such
+ * as clones of a VM image, then still differ. "" when absent. */
+static void machine_guid(char *buf, size_t cap) {
+  wchar_t w[64];
+  DWORD size = sizeof w;
+  buf[0] = '\0';
+  if (RegGetValueW(HKEY_LOCAL_MACHINE, L"SOFTWARE\\Microsoft\\Cryptography",
+                   L"MachineGuid", RRF_RT_REG_SZ | RRF_SUBKEY_WOW6464KEY, NULL,
+                   w, &size) == ERROR_SUCCESS)
+    (void)utf8(w, buf, cap);
+}
+
 void ws_win_boot_id(char *buf, size_t cap) {
+  char guid[160];
+  machine_guid(guid, sizeof guid);
   /* Windows counts its boots in the registry (Windows 8 and later). */
   DWORD id = 0, size = sizeof id;
   if (RegGetValueW(HKEY_LOCAL_MACHINE,
                    L"SYSTEM\\CurrentControlSet\\Control\\Session Manager\\"
                    L"Memory Management\\PrefetchParameters",
                    L"BootId", RRF_RT_REG_DWORD, NULL, &id, &size) == ERROR_SUCCESS) {
-    snprintf(buf, cap, "bootid-%lu", (unsigned long)id);
+    snprintf(buf, cap, "%s:bootid-%lu", guid, (unsigned long)id);
     return;
   }
   /* Elsewhere (Wine), the boot time to the minute: two processes that
@@ -953,7 +1097,7 @@ void ws_win_boot_id(char *buf, size_t cap) {
    * temps by age, which is safe. */
   uint64_t now = ws_real_now_ns() / UINT64_C(1000000000);
   uint64_t up = GetTickCount64() / 1000;
-  snprintf(buf, cap, "boot-%llu", (unsigned long long)((now - up) / 60));
+  snprintf(buf, cap, "%s:boot-%llu", guid, (unsigned long long)((now - up) / 60));
 }
 
 ws_win_id ws_win_geteuid(void) { return WS_WIN_UID; }

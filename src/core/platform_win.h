@@ -8,7 +8,11 @@
  * to users):
  * - atomic replace: MoveFileExW(MOVEFILE_REPLACE_EXISTING |
  *   MOVEFILE_WRITE_THROUGH); where a reader holds the target open, a rename
- *   with POSIX semantics (FILE_RENAME_FLAG_POSIX_SEMANTICS) instead.
+ *   with POSIX semantics (FILE_RENAME_FLAG_POSIX_SEMANTICS) instead, and
+ *   where there are none, the old file moved aside first (put back if the
+ *   rename then fails). Renames and removals that meet a file another
+ *   program holds for a moment without delete sharing (a virus scanner)
+ *   are tried again a few times.
  * - exclusive create: CreateFileW(CREATE_NEW).
  * - every file is opened with FILE_SHARE_DELETE, so that a sweep can remove
  *   or replace an entry that another process is reading, as on POSIX;
@@ -20,11 +24,18 @@
  *   carry the rename.
  * - advisory locks: LockFileEx on files, released by the kernel when the
  *   process dies. Windows cannot lock a directory's bytes, so a directory's
- *   shared lock is a second handle that denies delete sharing (nobody can
- *   remove the dir while it is open) and its exclusive lock a handle that
- *   holds delete access (nobody can pin it meanwhile); both go with the
- *   process.
- * - process liveness: OpenProcess + GetExitCodeProcess.
+ *   shared lock is a second handle to it (ReOpenFile) that denies delete
+ *   sharing (nobody can remove the dir while it is open) and its exclusive
+ *   lock one that holds delete access (nobody can pin it meanwhile); both
+ *   go with the process.
+ * - links: symlinks and junctions (name-surrogate reparse points) are
+ *   links; other reparse points (cloud files) are the files themselves.
+ *   There is no openat: an *at call goes by the path of the directory the
+ *   descriptor holds (GetFinalPathNameByHandleW), resolved at the call.
+ * - paths: UTF-8 in, normalized (GetFullPathNameW) and given the "\\?\"
+ *   prefix, so MAX_PATH does not apply.
+ * - process liveness: OpenProcess + GetExitCodeProcess; host identity:
+ *   hostname, MachineGuid and the boot count (names.c's host token).
  * - owner: the owner SID of the file against the process's user; there
  *   are no permission bits, so files read as 0600 and dirs as 0700 and
  *   the trust check is by owner only.

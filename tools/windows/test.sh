@@ -84,7 +84,7 @@ for f in $core tools/windows/core_test.c; do
 done
 # shellcheck disable=SC2086
 $wcc $wflags -c "$cjson/cJSON.c" -o "$out/obj/cJSON.o"
-$wcc -static "$out"/obj/*.o -lbcrypt -ladvapi32 -o "$out/core_test.exe"
+$wcc -static "$out"/obj/*.o -lbcrypt -ladvapi32 -lntdll -o "$out/core_test.exe"
 
 # ---- runs ----
 status=0
