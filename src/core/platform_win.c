@@ -133,13 +133,24 @@ static wchar_t *wide(const char *s) {
   wchar_t *w = utf16(s);
   if (w == NULL) return NULL;
   if (wcsncmp(w, L"\\\\?\\", 4) == 0) return w; /* already verbatim */
-  DWORD n = GetFullPathNameW(w, 0, NULL, NULL);
-  wchar_t *full = n == 0 ? NULL : malloc((n + 1) * sizeof *full);
-  DWORD got = full == NULL ? 0 : GetFullPathNameW(w, n, full, NULL);
-  free(w);
-  if (got == 0 || got >= n) {
+  DWORD n = GetFullPathNameW(w, 0, NULL, NULL), got = 0;
+  wchar_t *full = NULL;
+  /* Asked for its size, it counts the NUL; done, it does not. The working
+   * directory can change between the calls: then ask again. */
+  for (int tries = 0; n > 0 && tries < 3; tries++) {
     free(full);
-    errno = got == 0 && full != NULL ? EINVAL : ENOMEM;
+    full = malloc((n + 1) * sizeof *full);
+    if (full == NULL) break;
+    got = GetFullPathNameW(w, n, full, NULL);
+    if (got < n) break;
+    n = got;
+    got = 0;
+  }
+  int saved = n == 0 || (full != NULL && got == 0) ? last_errno() : ENOMEM;
+  free(w);
+  if (full == NULL || got == 0) {
+    free(full);
+    errno = saved;
     return NULL;
   }
   /* "C:\dir" to "\\?\C:\dir", "\\host\share" to "\\?\UNC\host\share";
@@ -433,6 +444,14 @@ static HANDLE exclusive_dir_handle(const wchar_t *path) {
   return found;
 }
 
+/* Two handles of one file (volume and file index). */
+static int same_file(HANDLE a, HANDLE b) {
+  BY_HANDLE_FILE_INFORMATION x, y;
+  return GetFileInformationByHandle(a, &x) && GetFileInformationByHandle(b, &y) &&
+         x.dwVolumeSerialNumber == y.dwVolumeSerialNumber &&
+         x.nFileIndexHigh == y.nFileIndexHigh && x.nFileIndexLow == y.nFileIndexLow;
+}
+
 static int is_directory(HANDLE h) {
   BY_HANDLE_FILE_INFORMATION info;
   return GetFileInformationByHandle(h, &info) &&
@@ -454,11 +473,19 @@ static int lock_dir(int fd, HANDLE h, int op) {
    * by path only where ReOpenFile is refused. */
   HANDLE lock = ReOpenFile(h, access, share,
                            FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT);
-  if (lock == INVALID_HANDLE_VALUE && GetLastError() != ERROR_SHARING_VIOLATION) {
+  DWORD e = lock == INVALID_HANDLE_VALUE ? GetLastError() : 0;
+  if (e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ||
+      e == ERROR_INVALID_FUNCTION || e == ERROR_CALL_NOT_IMPLEMENTED) {
     wchar_t *path = fd_path(fd);
     if (path == NULL) return -1;
     lock = open_handle(path, access, share, OPEN_EXISTING, 0);
     free(path);
+    if (lock != INVALID_HANDLE_VALUE && !same_file(lock, h)) {
+      /* the path names another dir now: ours was removed */
+      CloseHandle(lock);
+      errno = ENOENT;
+      return -1;
+    }
   }
   if (lock == INVALID_HANDLE_VALUE) {
     /* Sharing refused: another lock of the other kind (or a second
@@ -526,10 +553,24 @@ static int open_wide(const wchar_t *path, int flags) {
       (info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) &&
       !is_link(h, info.dwFileAttributes)) {
     /* Not a link (a cloud or deduplicated file): open the file itself, so
-     * that its content is there to read. */
+     * that its content is there to read; the first handle stays open
+     * until the second is shown to be the same file, so that a junction
+     * put in its place meanwhile is not followed. */
+    HANDLE file = open_handle(path, access, SHARE_ALL, OPEN_EXISTING, 1);
+    if (file == INVALID_HANDLE_VALUE) {
+      int saved = last_errno();
+      CloseHandle(h);
+      errno = saved;
+      return -1;
+    }
+    int same = same_file(h, file);
     CloseHandle(h);
-    h = open_handle(path, access, SHARE_ALL, OPEN_EXISTING, 1);
-    if (h == INVALID_HANDLE_VALUE) return fail_win();
+    h = file;
+    if (!same) {
+      CloseHandle(h);
+      errno = ELOOP;
+      return -1;
+    }
   }
   if (!GetFileInformationByHandle(h, &info))
     err = last_errno();
@@ -650,17 +691,26 @@ static wchar_t *aside_name(const wchar_t *path) {
 #define BUSY_PAUSE_MS 25
 
 static int busy(DWORD e) {
-  return e == ERROR_SHARING_VIOLATION || e == ERROR_LOCK_VIOLATION ||
-         (e == ERROR_ACCESS_DENIED && RtlGetLastNtStatus() != WS_STATUS_DELETE_PENDING);
+  return e == ERROR_SHARING_VIOLATION || e == ERROR_LOCK_VIOLATION;
 }
 
 /* Marks the file open on h for deletion: with POSIX semantics where the
  * filesystem has them (the name goes at once), else the classic way (the
  * name goes with the last handle). 0, or -1 with errno. */
-static int mark_deleted(HANDLE h) {
+/* The POSIX delete: with "ignore the read-only attribute" (Windows 10
+ * 1809 on), else without it (1709 to 1803 refuse the flag). TRUE when
+ * done; GetLastError() says why not. */
+static BOOL delete_posix(HANDLE h) {
   DWORD ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX | WS_DISPOSITION_IGNORE_READONLY;
   if (SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex))
-    return 0;
+    return TRUE;
+  if (GetLastError() != ERROR_INVALID_PARAMETER) return FALSE;
+  ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX;
+  return SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex);
+}
+
+static int mark_deleted(HANDLE h) {
+  if (delete_posix(h)) return 0;
   if (GetLastError() == ERROR_DIR_NOT_EMPTY) return fail_win();
   FILE_DISPOSITION_INFO old;
   old.DeleteFile = TRUE;
@@ -669,9 +719,7 @@ static int mark_deleted(HANDLE h) {
 }
 
 static int posix_delete_refused(HANDLE h) {
-  DWORD ex = WS_DISPOSITION_DELETE | WS_DISPOSITION_POSIX | WS_DISPOSITION_IGNORE_READONLY;
-  if (SetFileInformationByHandle(h, WS_FILE_DISPOSITION_INFO_EX, &ex, sizeof ex))
-    return 0;
+  if (delete_posix(h)) return 0;
   DWORD e = GetLastError();
   return e == ERROR_INVALID_PARAMETER || e == ERROR_NOT_SUPPORTED ||
                  e == ERROR_INVALID_FUNCTION
@@ -824,16 +872,30 @@ static int replace_wide(const wchar_t *from, const wchar_t *to) {
    * rename, and only then delete the old one; if the rename fails, the old
    * one goes back. For that moment the name is missing: readers take a
    * missing payload beside a writer's meta temp, or a meta's aside name,
-   * as an entry being written, and do not judge it. */
+   * as an entry being written, and do not judge it. The source is opened
+   * first (waiting out a scanner that holds it), so that the moment is
+   * two renames of open handles long. */
+  HANDLE src = INVALID_HANDLE_VALUE;
+  for (int i = 0; i <= BUSY_RETRIES; i++) {
+    src = open_handle(from, DELETE | SYNCHRONIZE, SHARE_ALL, OPEN_EXISTING, 0);
+    if (src != INVALID_HANDLE_VALUE || !busy(GetLastError()) || i == BUSY_RETRIES) break;
+    Sleep(BUSY_PAUSE_MS);
+  }
+  if (src == INVALID_HANDLE_VALUE) return fail_win();
   HANDLE h = open_handle(to, DELETE | SYNCHRONIZE, SHARE_ALL, OPEN_EXISTING, 0);
-  if (h == INVALID_HANDLE_VALUE) return fail_win();
+  if (h == INVALID_HANDLE_VALUE) {
+    /* the target went meanwhile: a plain rename now */
+    int rc = move_open_handle(src, to) ? 0 : fail_win();
+    CloseHandle(src);
+    return rc;
+  }
   wchar_t *aside = aside_name(to);
   int rc = -1;
   if (aside == NULL) {
     errno = ENOMEM;
   } else if (!move_open_handle(h, aside)) {
     fail_win();
-  } else if (move_replacing(from, to)) {
+  } else if (move_open_handle(src, to)) {
     (void)mark_deleted(h); /* goes when its last reader closes it */
     rc = 0;
   } else {
@@ -842,6 +904,7 @@ static int replace_wide(const wchar_t *from, const wchar_t *to) {
     errno = saved;
   }
   CloseHandle(h);
+  CloseHandle(src);
   free(aside);
   return rc;
 }
