@@ -225,16 +225,9 @@ fit_gam <- function(inputs, seed_lookup) {
   in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
   if (is.null(in_out)) return(cold())
   theta <- seed_theta_value(seed, family)
-  warm <- tryCatch(probe_then_fit(G, in_out, theta, run, inputs$args$control),
-                   error = function(e) e)
-  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
-    convergence_problem(warm)
-  if (!is.null(problem)) {
-    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
-                           "failed (%s); refitted cold"), problem),
-            call. = FALSE)
-    return(cold())
-  }
+  warm <- usable_warm(tryCatch(probe_then_fit(G, in_out, theta, run, inputs$args$control),
+                               error = function(e) e))
+  if (is.null(warm)) return(cold())
   iterations <- sum(outer_iterations(warm), attr(warm, "ws_probe_iterations"))
   attr(warm, "ws_probe_iterations") <- NULL
   if (warm$optimizer[1L] %in% c("magic", "perf")) {
@@ -361,10 +354,7 @@ initial_guess <- function(G) {
 
 fit_bam <- function(inputs, seed_lookup) {
   family <- inputs$args$family
-  cold <- function() {
-    fit <- call_fitter(inputs, clone_family(family))
-    list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
-  }
+  cold <- function() fit_cold(inputs)
   if (!bam_warmable(inputs)) return(cold())
   seed <- seed_lookup()
   if (!is_seed(seed)) return(cold())
@@ -374,15 +364,8 @@ fit_bam <- function(inputs, seed_lookup) {
   run <- function(in_out, theta = NULL) {
     call_fitter(inputs, NULL, list(G = G, in.out = in_out), drop = setup_args)
   }
-  warm <- tryCatch(run(in_out), error = function(e) e)
-  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
-    convergence_problem(warm)
-  if (!is.null(problem)) {
-    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
-                           "failed (%s); refitted cold"), problem),
-            call. = FALSE)
-    return(cold())
-  }
+  warm <- usable_warm(tryCatch(run(in_out), error = function(e) e))
+  if (is.null(warm)) return(cold())
   escaped <- escape_flat(warm, G, in_out, run)
   list(fit = escaped$fit, mode = "warm",
        iterations = sum(outer_iterations(warm), escaped$iterations))
@@ -392,30 +375,38 @@ fit_bam <- function(inputs, seed_lookup) {
 # in.out when they take it and return a gam fit from an outer optimizer.
 fit_other <- function(inputs, seed_lookup) {
   family <- inputs$args$family
-  cold <- function() {
-    fit <- call_fitter(inputs, clone_family(family))
-    list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
-  }
+  cold <- function() fit_cold(inputs)
   if (inputs$flavour == "gamm" || !("in.out" %in% names(formals(inputs$fitter)))) {
     return(cold())
   }
   in_out <- seed_in_out(seed_lookup())
   if (is.null(in_out)) return(cold())
-  warm <- tryCatch(call_fitter(inputs, clone_family(family),
-                               list(in.out = in_out)),
-                   error = function(e) e)
-  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
-    convergence_problem(warm)
-  if (!is.null(problem)) {
-    warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
-                           "failed (%s); refitted cold"), problem),
-            call. = FALSE)
-    return(cold())
-  }
+  warm <- usable_warm(tryCatch(call_fitter(inputs, clone_family(family),
+                                           list(in.out = in_out)),
+                               error = function(e) e))
+  if (is.null(warm)) return(cold())
   outer <- is.list(warm$outer.info) &&
     !(isTRUE(warm$optimizer[1L] %in% c("magic", "perf")))
   list(fit = warm, mode = if (outer) "warm" else "cold",
        iterations = outer_iterations(warm))
+}
+
+# A cold fit with the caller's own arguments.
+fit_cold <- function(inputs) {
+  fit <- call_fitter(inputs, clone_family(inputs$args$family))
+  list(fit = fit, mode = "cold", iterations = outer_iterations(fit))
+}
+
+# The warm fit (or the error its attempt raised), or NULL after a warning
+# saying why not when it failed or did not converge: the caller fits cold.
+usable_warm <- function(warm) {
+  problem <- if (inherits(warm, "error")) conditionMessage(warm) else
+    convergence_problem(warm)
+  if (is.null(problem)) return(warm)
+  warning(sprintf(paste0("ws_gam(): the warm start from the stored seed ",
+                         "failed (%s); refitted cold"), problem),
+          call. = FALSE)
+  NULL
 }
 
 # NULL when the outer optimisation converged fully (or reports nothing).
