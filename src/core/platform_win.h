@@ -31,7 +31,9 @@
  * - links: symlinks and junctions (name-surrogate reparse points) are
  *   links; other reparse points (cloud files) are the files themselves.
  *   There is no openat: an *at call goes by the path of the directory the
- *   descriptor holds (GetFinalPathNameByHandleW), resolved at the call.
+ *   descriptor holds (GetFinalPathNameByHandleW), resolved at the call,
+ *   and what it opens must be named by that directory plus one name (a
+ *   directory swapped for a junction meanwhile gives ELOOP).
  * - paths: UTF-8 in, normalized (GetFullPathNameW) and given the "\\?\"
  *   prefix, so MAX_PATH does not apply.
  * - process liveness: OpenProcess + GetExitCodeProcess; host identity:
