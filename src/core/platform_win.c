@@ -469,30 +469,6 @@ static void release_locks(int fd) {
   ReleaseSRWLockExclusive(&fds_guard);
 }
 
-/* The exclusive lock handle this process holds on path's directory, or
- * NULL: ws_win_rmdir removes through it (its own share mode keeps every
- * other delete out). */
-static HANDLE exclusive_dir_handle(const wchar_t *path) {
-  HANDLE found = NULL;
-  HANDLE h = open_handle(path, FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING, 0);
-  if (h == INVALID_HANDLE_VALUE) return NULL;
-  BY_HANDLE_FILE_INFORMATION want, have;
-  if (GetFileInformationByHandle(h, &want)) {
-    AcquireSRWLockShared(&fds_guard);
-    for (int fd = 0; fd < FD_SLOTS && found == NULL; fd++) {
-      if (fds[fd].dir_lock == NULL || !fds[fd].exclusive) continue;
-      if (GetFileInformationByHandle(fds[fd].dir_lock, &have) &&
-          have.dwVolumeSerialNumber == want.dwVolumeSerialNumber &&
-          have.nFileIndexHigh == want.nFileIndexHigh &&
-          have.nFileIndexLow == want.nFileIndexLow)
-        found = fds[fd].dir_lock;
-    }
-    ReleaseSRWLockShared(&fds_guard);
-  }
-  CloseHandle(h);
-  return found;
-}
-
 /* Two handles of one file (volume and file index). */
 static int same_file(HANDLE a, HANDLE b) {
   BY_HANDLE_FILE_INFORMATION x, y;
@@ -500,6 +476,23 @@ static int same_file(HANDLE a, HANDLE b) {
          x.dwVolumeSerialNumber == y.dwVolumeSerialNumber &&
          x.nFileIndexHigh == y.nFileIndexHigh && x.nFileIndexLow == y.nFileIndexLow;
 }
+
+/* The exclusive lock handle this process holds on path's directory, or
+ * NULL: ws_win_rmdir removes through it (its own share mode keeps every
+ * other delete out). */
+static HANDLE exclusive_dir_handle(const wchar_t *path) {
+  HANDLE found = NULL;
+  HANDLE h = open_handle(path, FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING, 0);
+  if (h == INVALID_HANDLE_VALUE) return NULL;
+  AcquireSRWLockShared(&fds_guard);
+  for (int fd = 0; fd < FD_SLOTS && found == NULL; fd++)
+    if (fds[fd].dir_lock != NULL && fds[fd].exclusive && same_file(fds[fd].dir_lock, h))
+      found = fds[fd].dir_lock;
+  ReleaseSRWLockShared(&fds_guard);
+  CloseHandle(h);
+  return found;
+}
+
 
 static int is_directory(HANDLE h) {
   BY_HANDLE_FILE_INFORMATION info;
@@ -747,6 +740,17 @@ static int busy(DWORD e) {
   return e == ERROR_SHARING_VIOLATION || e == ERROR_LOCK_VIOLATION;
 }
 
+/* A handle with delete access to path (not following a final link),
+ * waiting out another program's brief hold. */
+static HANDLE open_for_delete(const wchar_t *path, DWORD access) {
+  for (int i = 0;; i++) {
+    HANDLE h = open_handle(path, DELETE | access, SHARE_ALL, OPEN_EXISTING, 0);
+    if (h != INVALID_HANDLE_VALUE || !busy(GetLastError()) || i == BUSY_RETRIES)
+      return h;
+    Sleep(BUSY_PAUSE_MS);
+  }
+}
+
 /* Marks the file open on h for deletion: with POSIX semantics where the
  * filesystem has them (the name goes at once), else the classic way (the
  * name goes with the last handle). 0, or -1 with errno. */
@@ -785,12 +789,7 @@ static int posix_delete_refused(HANDLE h) {
  * moved aside first (its aside name goes with its last reader) and put
  * back if it then cannot be deleted. */
 static int remove_wide(const wchar_t *path, int want_dir, const wchar_t *within) {
-  HANDLE h = INVALID_HANDLE_VALUE;
-  for (int i = 0; i <= BUSY_RETRIES; i++) {
-    h = open_handle(path, DELETE | FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING, 0);
-    if (h != INVALID_HANDLE_VALUE || !busy(GetLastError()) || i == BUSY_RETRIES) break;
-    Sleep(BUSY_PAUSE_MS);
-  }
+  HANDLE h = open_for_delete(path, FILE_READ_ATTRIBUTES);
   if (h == INVALID_HANDLE_VALUE) return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
   int err = 0;
@@ -932,12 +931,7 @@ static int replace_wide(const wchar_t *from, const wchar_t *to) {
    * as an entry being written, and do not judge it. The source is opened
    * first (waiting out a scanner that holds it), so that the moment is
    * two renames of open handles long. */
-  HANDLE src = INVALID_HANDLE_VALUE;
-  for (int i = 0; i <= BUSY_RETRIES; i++) {
-    src = open_handle(from, DELETE | SYNCHRONIZE, SHARE_ALL, OPEN_EXISTING, 0);
-    if (src != INVALID_HANDLE_VALUE || !busy(GetLastError()) || i == BUSY_RETRIES) break;
-    Sleep(BUSY_PAUSE_MS);
-  }
+  HANDLE src = open_for_delete(from, SYNCHRONIZE);
   if (src == INVALID_HANDLE_VALUE) return fail_win();
   HANDLE h = open_handle(to, DELETE | SYNCHRONIZE, SHARE_ALL, OPEN_EXISTING, 0);
   if (h == INVALID_HANDLE_VALUE) {

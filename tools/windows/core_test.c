@@ -103,12 +103,13 @@ static void *sink_alloc(void *ctx, size_t n) {
   return b->buf;
 }
 
-static ws_store *open_store(const char *root, uint64_t budget) {
+static ws_store *open_store_as(const char *root, uint64_t budget,
+                               ws_semantics semantics) {
   ws_options opt;
   memset(&opt, 0, sizeof opt);
   opt.size_budget = budget;
   opt.durable = 1;
-  opt.semantics = WS_SEMANTICS_0_3_122;
+  opt.semantics = semantics;
   opt.trust = WS_TRUST_USER;
   ws_store *s = NULL;
   ws_error err;
@@ -118,6 +119,10 @@ static ws_store *open_store(const char *root, uint64_t budget) {
     return NULL;
   }
   return s;
+}
+
+static ws_store *open_store(const char *root, uint64_t budget) {
+  return open_store_as(root, budget, WS_SEMANTICS_0_3_122);
 }
 
 static int save(ws_store *s, const char *key, const char *run_id,
@@ -583,16 +588,8 @@ static void case_paths(const char *root) {
 /* The later gam stores' rule: a lookup records its access in the entry's
  * meta (a rewrite by temp + rename, probed for writability first). */
 static void case_access(const char *root) {
-  ws_options opt;
-  memset(&opt, 0, sizeof opt);
-  opt.size_budget = UINT64_MAX;
-  opt.durable = 1;
-  opt.semantics = WS_SEMANTICS_ACCESS;
-  opt.trust = WS_TRUST_USER;
-  ws_store *s = NULL;
-  ws_error err;
-  memset(&err, 0, sizeof err);
-  CHECK(ws_store_open(root, &opt, &s, &err) == 0, "open with access semantics");
+  ws_store *s = open_store_as(root, UINT64_MAX, WS_SEMANTICS_ACCESS);
+  CHECK(s != NULL, "open with access semantics");
   if (s == NULL) return;
   CHECK(save(s, KEY_B, NULL, "accessed", 1, 2000, 1.0, NULL) == 0, "save");
   sink_buf b = {NULL, 0};
