@@ -236,21 +236,11 @@ static wchar_t *fd_path(int fd) {
 
 /* The path of what fd has open, joined with name: what the *at calls act
  * on. "." (and "") is the dir itself: under "\\\\?\\" a "." would be taken
- * as a name. *dir_out (when not NULL) gets the dir's path, for
- * opened_within(). */
-static wchar_t *at_path_in(int dirfd, const char *name, wchar_t **dir_out) {
-  if (dir_out != NULL) *dir_out = NULL;
+ * as a name. */
+static wchar_t *at_path(int dirfd, const char *name) {
   if (dirfd == AT_FDCWD) return wide(name);
   wchar_t *dir = fd_path(dirfd);
   if (dir == NULL) return NULL;
-  if (dir_out != NULL) {
-    *dir_out = _wcsdup(dir);
-    if (*dir_out == NULL) {
-      free(dir);
-      errno = ENOMEM;
-      return NULL;
-    }
-  }
   if (name[0] == '\0' || strcmp(name, ".") == 0) return dir;
   wchar_t *wname = utf16(name);
   size_t nd = wcslen(dir), nn = wname == NULL ? 0 : wcslen(wname);
@@ -264,36 +254,24 @@ static wchar_t *at_path_in(int dirfd, const char *name, wchar_t **dir_out) {
   }
   free(dir);
   free(wname);
-  if (out == NULL && dir_out != NULL) {
-    free(*dir_out);
-    *dir_out = NULL;
-  }
   return out;
 }
 
-static wchar_t *at_path(int dirfd, const char *name) {
-  return at_path_in(dirfd, name, NULL);
-}
-
-/* Windows has no openat: an *at call goes by the dir's path, resolved
- * again when the file is opened. A dir on that path swapped for a junction
- * in between would be followed. So the file opened must be named by dir
- * itself (name "." or "") or by dir plus one component: 1 when it is, or
- * when Windows cannot say (Wine past MAX_PATH). */
-static int opened_within(const wchar_t *dir, HANDLE h) {
-  if (dir == NULL) return 1;
+/* Whether the file open on h is the one path names, not one reached
+ * through a link: 1 when its final path is path, or when Windows cannot
+ * say (Wine past MAX_PATH). Two things need it. Windows has no openat: an
+ * *at call goes by its dir's path, resolved again at the open, so a dir
+ * on that path swapped for a junction meanwhile would be followed. And
+ * FILE_FLAG_OPEN_REPARSE_POINT is what keeps an open from following a
+ * final link, which Wine 8 ignores for a host symlink. The paths the core
+ * opens are below a root resolved by realpath, so they are final paths
+ * already. */
+static int opened_as(const wchar_t *path, HANDLE h) {
   DWORD n = GetFinalPathNameByHandleW(h, NULL, 0, FILE_NAME_NORMALIZED);
   wchar_t *final = n == 0 ? NULL : malloc((n + 1) * sizeof *final);
   if (final == NULL) return 1;
   DWORD got = GetFinalPathNameByHandleW(h, final, n, FILE_NAME_NORMALIZED);
-  int ok = 1;
-  if (got > 0 && got < n) {
-    size_t nd = wcslen(dir);
-    ok = _wcsnicmp(final, dir, nd) == 0 &&
-         (final[nd] == L'\0' ||
-          (final[nd] == L'\\' && final[nd + 1] != L'\0' &&
-           wcschr(final + nd + 1, L'\\') == NULL));
-  }
+  int ok = got == 0 || got >= n || _wcsicmp(final, path) == 0;
   free(final);
   return ok;
 }
@@ -399,17 +377,13 @@ static int stat_handle(HANDLE h, struct ws_win_stat *st) {
   return 0;
 }
 
-static int stat_wide(const wchar_t *path, struct ws_win_stat *st, int follow,
-                     const wchar_t *within) {
+static int stat_wide(const wchar_t *path, struct ws_win_stat *st, int follow) {
   HANDLE h = open_handle(path, FILE_READ_ATTRIBUTES | READ_CONTROL, SHARE_ALL,
                          OPEN_EXISTING, follow);
   if (h == INVALID_HANDLE_VALUE) return fail_win();
-  if (!opened_within(within, h)) {
-    CloseHandle(h);
-    errno = ELOOP;
-    return -1;
-  }
   int rc = stat_handle(h, st);
+  /* What was followed is a link, as lstat says of one. */
+  if (rc == 0 && !follow && !opened_as(path, h)) st->st_mode = S_IFLNK | 0777;
   int saved = errno;
   CloseHandle(h);
   errno = saved;
@@ -419,7 +393,7 @@ static int stat_wide(const wchar_t *path, struct ws_win_stat *st, int follow,
 int ws_win_stat(const char *path, struct ws_win_stat *st) {
   wchar_t *w = wide(path);
   if (w == NULL) return -1;
-  int rc = stat_wide(w, st, 1, NULL);
+  int rc = stat_wide(w, st, 1);
   free(w);
   return rc;
 }
@@ -427,7 +401,7 @@ int ws_win_stat(const char *path, struct ws_win_stat *st) {
 int ws_win_lstat(const char *path, struct ws_win_stat *st) {
   wchar_t *w = wide(path);
   if (w == NULL) return -1;
-  int rc = stat_wide(w, st, 0, NULL);
+  int rc = stat_wide(w, st, 0);
   free(w);
   return rc;
 }
@@ -443,12 +417,10 @@ int ws_win_fstat(int fd, struct ws_win_stat *st) {
 
 int ws_win_fstatat(int dirfd, const char *name, struct ws_win_stat *st,
                    int flags) {
-  wchar_t *dir = NULL;
-  wchar_t *w = at_path_in(dirfd, name, &dir);
+  wchar_t *w = at_path(dirfd, name);
   if (w == NULL) return -1;
-  int rc = stat_wide(w, st, !(flags & AT_SYMLINK_NOFOLLOW), dir);
+  int rc = stat_wide(w, st, !(flags & AT_SYMLINK_NOFOLLOW));
   free(w);
-  free(dir);
   return rc;
 }
 
@@ -573,7 +545,7 @@ int ws_win_flock(int fd, int op) {
 
 /* ---- descriptors ---- */
 
-static int open_wide(const wchar_t *path, int flags, const wchar_t *within) {
+static int open_wide(const wchar_t *path, int flags) {
   DWORD access;
   switch (flags & (O_RDONLY | O_WRONLY | O_RDWR)) {
   case O_WRONLY: access = GENERIC_WRITE; break;
@@ -616,9 +588,8 @@ static int open_wide(const wchar_t *path, int flags, const wchar_t *within) {
   }
   if (!GetFileInformationByHandle(h, &info))
     err = last_errno();
-  else if ((flags & O_NOFOLLOW) && is_link(h, info.dwFileAttributes))
-    err = ELOOP;
-  else if (!opened_within(within, h))
+  else if ((flags & O_NOFOLLOW) &&
+           (is_link(h, info.dwFileAttributes) || !opened_as(path, h)))
     err = ELOOP;
   else if ((flags & O_DIRECTORY) &&
            !(info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY))
@@ -651,18 +622,16 @@ static int open_wide(const wchar_t *path, int flags, const wchar_t *within) {
 int ws_win_open(const char *path, int flags, ...) {
   wchar_t *w = wide(path);
   if (w == NULL) return -1;
-  int fd = open_wide(w, flags, NULL);
+  int fd = open_wide(w, flags);
   free(w);
   return fd;
 }
 
 int ws_win_openat(int dirfd, const char *name, int flags, ...) {
-  wchar_t *dir = NULL;
-  wchar_t *w = at_path_in(dirfd, name, &dir);
+  wchar_t *w = at_path(dirfd, name);
   if (w == NULL) return -1;
-  int fd = open_wide(w, flags, dir);
+  int fd = open_wide(w, flags);
   free(w);
-  free(dir);
   return fd;
 }
 
@@ -788,13 +757,13 @@ static int posix_delete_refused(HANDLE h) {
  * bytes), so a writer can create the name again. Without them a file is
  * moved aside first (its aside name goes with its last reader) and put
  * back if it then cannot be deleted. */
-static int remove_wide(const wchar_t *path, int want_dir, const wchar_t *within) {
+static int remove_wide(const wchar_t *path, int want_dir) {
   HANDLE h = open_for_delete(path, FILE_READ_ATTRIBUTES);
   if (h == INVALID_HANDLE_VALUE) return fail_win();
   BY_HANDLE_FILE_INFORMATION info;
   int err = 0;
-  if (!opened_within(within, h)) {
-    err = ELOOP;
+  if (!opened_as(path, h)) {
+    err = ELOOP; /* a link followed: what it leads to is not ours */
   } else if (!GetFileInformationByHandle(h, &info)) {
     err = last_errno();
   } else {
@@ -833,18 +802,16 @@ static int remove_wide(const wchar_t *path, int want_dir, const wchar_t *within)
 int ws_win_unlink(const char *path) {
   wchar_t *w = wide(path);
   if (w == NULL) return -1;
-  int rc = remove_wide(w, 0, NULL);
+  int rc = remove_wide(w, 0);
   free(w);
   return rc;
 }
 
 int ws_win_unlinkat(int dirfd, const char *name, int flags) {
-  wchar_t *dir = NULL;
-  wchar_t *w = at_path_in(dirfd, name, &dir);
+  wchar_t *w = at_path(dirfd, name);
   if (w == NULL) return -1;
-  int rc = remove_wide(w, flags != 0, dir);
+  int rc = remove_wide(w, flags != 0);
   free(w);
-  free(dir);
   return rc;
 }
 
@@ -858,7 +825,7 @@ int ws_win_rmdir(const char *path) {
      * remove through the lock's own handle. */
     rc = mark_deleted(held);
   } else {
-    rc = remove_wide(w, 1, NULL);
+    rc = remove_wide(w, 1);
   }
   free(w);
   return rc;
@@ -962,22 +929,20 @@ static int replace_wide(const wchar_t *from, const wchar_t *to) {
 
 int ws_win_renameat(int olddirfd, const char *oldname, int newdirfd,
                     const char *newname) {
-  wchar_t *dir = NULL;
-  wchar_t *from = at_path_in(olddirfd, oldname, &dir);
+  wchar_t *from = at_path(olddirfd, oldname);
   wchar_t *to = from == NULL ? NULL : at_path(newdirfd, newname);
   if (to == NULL) {
     free(from);
-    free(dir);
     return -1;
   }
-  /* The source must be in the dir (see opened_within); the rename itself
-   * goes by path, as MoveFileExW does. */
+  /* The source must be what its path names (see opened_as); the rename
+   * itself goes by path, as MoveFileExW does. */
   int rc = 0;
   HANDLE src = open_handle(from, FILE_READ_ATTRIBUTES, SHARE_ALL, OPEN_EXISTING, 0);
   if (src == INVALID_HANDLE_VALUE) {
     rc = fail_win();
   } else {
-    if (!opened_within(dir, src)) {
+    if (!opened_as(from, src)) {
       errno = ELOOP;
       rc = -1;
     }
@@ -986,7 +951,6 @@ int ws_win_renameat(int olddirfd, const char *oldname, int newdirfd,
   if (rc == 0) rc = replace_wide(from, to);
   free(from);
   free(to);
-  free(dir);
   return rc;
 }
 

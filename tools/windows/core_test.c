@@ -10,6 +10,9 @@
  *   core_test reader <root> <key> <n>         n lookups, each checked
  *   core_test die <root> <key> <point>        dies at a point of a save
  *   core_test claim <root> <key>              0 when it got the claim, 3 not
+ *   core_test links-prepare <root> <outside>  (POSIX only) links in <root>
+ *                                            to entries in <outside>
+ *   core_test links-check <root> <outside>    none of them followed
  *
  * Every payload is "<tag>:<i>:" followed by bytes that depend on tag and i,
  * so that a reader can tell a whole payload from a torn or mixed one
@@ -685,6 +688,101 @@ static int role_claim(const char *root, const char *key, int die) {
   return rc == 1 ? 0 : rc == 0 ? 3 : 2;
 }
 
+/* ---- links: the store never follows one below its root ----
+ * Made by the POSIX build (Windows needs a privilege to make symlinks, and
+ * Wine's CreateSymbolicLinkW does not make one), then checked by either
+ * build: Wine shows a host symlink to Windows code as a reparse point,
+ * as Windows shows its own. In <root>: KEY_A's key dir is a link to a key
+ * dir in <outside> holding a whole entry; KEY_B holds a whole entry whose
+ * payload file is a link to a file in <outside> with the same bytes (so
+ * its checksum matches). */
+static int links_prepare(const char *root, const char *outside) {
+#ifdef _WIN32
+  (void)root;
+  (void)outside;
+  fprintf(stderr, "links-prepare: POSIX only\n");
+  return 2;
+#else
+  char out_store[PATH_MAX], target[PATH_MAX], link[PATH_MAX], key_b[PATH_MAX];
+  char moved[PATH_MAX], bin[PATH_MAX];
+  char run[WS_RUNID_MAX + 1], name[WS_RUNID_MAX + 8];
+  if (ws_join(out_store, sizeof out_store, outside, "store") != 0 ||
+      ws_join(target, sizeof target, out_store, KEY_A) != 0 ||
+      ws_join(link, sizeof link, root, KEY_A) != 0 ||
+      ws_join(key_b, sizeof key_b, root, KEY_B) != 0 ||
+      ws_join(moved, sizeof moved, outside, "payload.bin") != 0 ||
+      ws_mkdir_p(out_store, 1, NULL) != 0 || ws_mkdir_p(root, 1, NULL) != 0)
+    return 2;
+  ws_store *o = open_store(out_store, UINT64_MAX);
+  ws_store *s = open_store(root, UINT64_MAX);
+  int rc = 2;
+  if (o != NULL && s != NULL &&
+      save(o, KEY_A, NULL, "outside", 1, 3000, 0.5, NULL) == 0 &&
+      save(s, KEY_B, NULL, "outside", 2, 3000, 0.5, run) == 0) {
+    /* KEY_A: the key dir itself is a link. KEY_B: its payload moves
+     * out, and a link takes its place. */
+    snprintf(name, sizeof name, "%s.bin", run);
+    if (ws_join(bin, sizeof bin, key_b, name) == 0 && symlink(target, link) == 0 &&
+        rename(bin, moved) == 0 && symlink(moved, bin) == 0)
+      rc = 0;
+  }
+  if (o != NULL) ws_store_close(o);
+  if (s != NULL) ws_store_close(s);
+  return rc;
+#endif
+}
+
+static int count_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d == NULL) return -1;
+  int n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+  closedir(d);
+  return n;
+}
+
+static int links_check(const char *root, const char *outside) {
+  char out_store[PATH_MAX], out_key[PATH_MAX], moved[PATH_MAX];
+  if (ws_join(out_store, sizeof out_store, outside, "store") != 0 ||
+      ws_join(out_key, sizeof out_key, out_store, KEY_A) != 0 ||
+      ws_join(moved, sizeof moved, outside, "payload.bin") != 0)
+    return 2;
+  int files_before = count_files(out_key);
+  CHECK(files_before == 2, "the outside entry is there (meta and payload)");
+  ws_store *s = open_store(root, UINT64_MAX);
+  CHECK(s != NULL, "open the store with the links");
+  if (s != NULL) {
+    sink_buf b = {NULL, 0};
+    ws_found f;
+    int rc = lookup(s, KEY_A, WS_MODE_BEST, &b, &f);
+    CHECK(rc != 1 || !starts_with(&b, "outside:"),
+          "a key dir that is a link is not followed");
+    ws_value_cache_clear();
+    rc = lookup(s, KEY_B, WS_MODE_BEST, &b, &f);
+    CHECK(rc != 1 || !starts_with(&b, "outside:"),
+          "a payload that is a link is not read");
+    free(b.buf);
+    ws_sweep_stats stats;
+    memset(&stats, 0, sizeof stats);
+    ws_error err;
+    memset(&err, 0, sizeof err);
+    (void)ws_store_sweep(s, WS_SWEEP_FORCE | WS_SWEEP_VERIFY, &stats, &err);
+    uint64_t removed = 0;
+    (void)ws_store_remove(s, KEY_A, NULL, &removed, &err);
+    (void)ws_store_remove(s, KEY_B, NULL, &removed, &err);
+    ws_store_close(s);
+  }
+  CHECK(count_files(out_key) == files_before,
+        "sweep and removal leave the files behind a linked key dir alone");
+  struct stat st;
+  CHECK(stat(moved, &st) == 0 && st.st_size == 3000,
+        "and the file behind a linked payload");
+  printf("%d passed, %d failed\n", passed, failed);
+  return failed == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   self = argv[0];
   setvbuf(stdout, NULL, _IONBF, 0);
@@ -698,6 +796,10 @@ int main(int argc, char **argv) {
     return role_claim(argv[2], argv[3], 0);
   if (argc == 4 && strcmp(argv[1], "claim-die") == 0)
     return role_claim(argv[2], argv[3], 1);
+  if (argc == 4 && strcmp(argv[1], "links-prepare") == 0)
+    return links_prepare(argv[2], argv[3]);
+  if (argc == 4 && strcmp(argv[1], "links-check") == 0)
+    return links_check(argv[2], argv[3]);
   if (argc != 3 || strcmp(argv[1], "run") != 0) {
     fprintf(stderr, "usage: %s run <dir>\n", argv[0]);
     return 2;

@@ -121,6 +121,26 @@ tr -d '\r' <"$out/wine.log" >"$out/wine.txt"
 sed 's/^/  /' "$out/wine.txt"
 tally "Windows (Wine)" "$out/wine.txt"
 echo "Wine run: $(( $(date +%s) - start )) s"
+# Links: made by the native build (Windows needs a privilege to make one,
+# and Wine cannot), checked by each build; Wine shows a host symlink to
+# Windows code as a reparse point.
+echo "== links in a store, not followed"
+for side in native wine; do
+  rm -rf "$out/links-$side"
+  "$out/core_test" links-prepare "$out/links-$side/root" "$out/links-$side/outside" || {
+    echo "links: cannot prepare"; status=1; continue; }
+  if [ "$side" = native ]; then
+    "$out/core_test" links-check "$out/links-$side/root" "$out/links-$side/outside" \
+      >"$out/links-$side.log" 2>&1 || status=1
+  else
+    wine "$out/core_test.exe" links-check "Z:$out/links-$side/root" \
+      "Z:$out/links-$side/outside" >"$out/links-$side.raw" 2>&1 || status=1
+    tr -d '\r' <"$out/links-$side.raw" >"$out/links-$side.log"
+  fi
+  sed 's/^/  /' "$out/links-$side.log"
+  tally "links ($side)" "$out/links-$side.log"
+done
+
 # Wine's server lingers a few seconds after the last program; stop it so
 # that the make step ends when the test does.
 wineserver -k >/dev/null 2>&1 || true
