@@ -118,32 +118,54 @@
 #' The model is set up once (`fit = FALSE`) and handed to every fit
 #' that follows. Seeds are used as they are: a smoothing parameter far above
 #' mgcv's own start (a near-linear smooth) is where the search ends on
-#' related data, and starting there saves most of the search. But far up,
-#' in a smooth's null space, the REML score is flat in that parameter: if
-#' this data's optimum is lower down, the optimizer may stop where it
-#' started, on a slope too shallow for its tolerance. Such a coordinate is
-#' recognized at the end of the warm fit (in the score's tail the gradient is
-#' positive and the curvature is minus the gradient) and restarted, alone,
-#' from mgcv's initial guess (`mgcv::initial.sp`), the others from where
-#' the warm fit ended; the better fit is kept (up to three rounds). This is
-#' never a full cold refit. The same holds for `bam()` fits.
-#' Before that, a `gam()` warm fit whose seed has a smoothing parameter
-#' more than \eqn{e^5} above mgcv's initial guess takes one Newton step
-#' first (a probe: the caller's `control` with the convergence test
-#' always passed). In that tail mgcv's Newton method steps down one log unit
-#' per iteration, so coordinates the probe finds in a falling tail restart
-#' from mgcv's guess at once, the others from where the probe ended; the
-#' probe's iterations count in `warmstart_iterations`.
+#' related data, and starting there saves most of the search.
 #'
-#' A warm fit reaches the cold fit's optimum (the same `gcv.ubre` to
-#' about \eqn{10^{-6}} relative) or a better one where the cold search stops
-#' at a local optimum, with one limit: REML scores can have two local optima
-#' for a smooth, one in its null space and one wiggly, and a warm search
-#' started in the null space can end there where a cold one finds the other.
-#' \file{bench/realdata.R} measures how often (on gamair's `mack`, 3
-#' of 10 warm fits, up to \eqn{8 \times 10^{-4}}{8e-4} relative above). If the warm fit fails or its
-#' outer iteration does not reach full convergence, `ws_gam()` warns
-#' and refits cold.
+#' A `gam()` warm fit (Newton's method, mgcv's default outer optimizer)
+#' runs one Newton step at a time: the caller's `control` with the
+#' convergence test always passed (more than one iteration when the
+#' Hessian is indefinite; any step that lowers the score is taken) and the
+#' inner fit as tight as mgcv makes it. It stops when the score's
+#' quadratic model at the new point predicts at most half of `conv.tol`
+#' (`control$newton$conv.tol`, 1e-6 by default, relative to mgcv's score
+#' scale) left to gain: the Newton decrement
+#' \eqn{g^T H^{-1} g / 2}, over the smoothing parameters mgcv itself still
+#' moves. mgcv's own test stops when the last step changed the score by
+#' less than `conv.tol`, which from a good seed costs a second step only to
+#' see that; the decrement estimates what is left instead. After five steps
+#' mgcv's own test takes over. Steps' warnings reach the caller only from
+#' the step whose fit is returned. The warm fit is at the cold fit's optimum
+#' to that tolerance in the score; its smoothing parameters (and so its
+#' coefficients) agree with a cold fit's only as closely as the score
+#' tells them apart, about \eqn{10^{-3}}{1e-3} relative in the package's
+#' tests. A smaller `conv.tol` makes both closer.
+#'
+#' Two shapes of the score far up in a smooth's null space, where it tends
+#' to a constant as the smoothing parameter grows (score - limit
+#' \eqn{\sim c e^{-\rho}}{~ c exp(-rho)}), would cost mgcv one iteration
+#' per log unit:
+#' * falling (\eqn{c < 0}): this data's optimum is far below a seed more
+#'   than \eqn{e^5} above mgcv's initial guess. The first step tells
+#'   (gradient positive, curvature minus the gradient) and those
+#'   coordinates restart from mgcv's initial guess
+#'   (`mgcv::initial.sp`), the others from where the step ended. The same
+#'   test at the end of the fit restarts any such coordinate the search
+#'   stopped on (the slope below its tolerance), and keeps the better fit
+#'   (up to three rounds; also for `bam()`). Never a full cold refit.
+#' * rising (\eqn{c > 0}): the smooth is on its way into its null space.
+#'   When a step of \eqn{d} multiplied a coordinate's gradient by
+#'   \eqn{e^{-d}}{exp(-d)}, it jumps to where mgcv would count it
+#'   converged.
+#'
+#' `warmstart_iterations` counts the outer iterations of every run.
+#'
+#' A warm fit reaches the cold fit's optimum or a better one where the cold
+#' search stops at a local optimum, with one limit: REML scores can have two
+#' local optima for a smooth, one in its null space and one wiggly, and a
+#' warm search started in the null space can end there where a cold one
+#' finds the other. \file{bench/realdata.R} measures how often (on gamair's
+#' `mack`, 2 of 10 warm fits, up to \eqn{8 \times 10^{-4}}{8e-4} relative
+#' above). If the warm fit fails or its outer iteration does not reach full
+#' convergence, `ws_gam()` warns and refits cold.
 #'
 #' ## Saving
 #'

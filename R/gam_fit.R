@@ -225,11 +225,11 @@ fit_gam <- function(inputs, seed_lookup) {
   in_out <- seed_in_out(seed, length(G$sp), names(G$sp))
   if (is.null(in_out)) return(cold())
   theta <- seed_theta_value(seed, family)
-  warm <- usable_warm(tryCatch(probe_then_fit(G, in_out, theta, run, inputs$args$control),
+  warm <- usable_warm(tryCatch(warm_fit(G, in_out, theta, run, inputs$args),
                                error = function(e) e))
   if (is.null(warm)) return(cold())
-  iterations <- sum(outer_iterations(warm), attr(warm, "ws_probe_iterations"))
-  attr(warm, "ws_probe_iterations") <- NULL
+  iterations <- attr(warm, "ws_iterations")
+  attr(warm, "ws_iterations") <- NULL
   if (warm$optimizer[1L] %in% c("magic", "perf")) {
     return(list(fit = warm, mode = "cold", iterations = iterations))
   }
@@ -238,45 +238,199 @@ fit_gam <- function(inputs, seed_lookup) {
        iterations = sum(iterations, escaped$iterations))
 }
 
+# A warm start, one Newton step at a time. mgcv's Newton method stops when
+# its last step changed the score by at most conv.tol (times its score
+# scale): from a good seed it takes one step to the optimum and a second
+# only to see that nothing more changes, two iterations at least where a
+# cold fit takes three or four (gamair::cairo). A warm fit instead runs
+# mgcv for one step at a time and stops when the score's quadratic model
+# at the new point predicts at most conv.tol / 2 to gain (the Newton
+# decrement g'H^-1 g / 2 over the same scale): an estimate of what is
+# left, where mgcv's test looks at what the last step did. On cairo's
+# resamples the decrement after one step from the seed matched the gap to
+# the cold optimum within 5% (3.9e-8 to 4.9e-5). The price: a warm fit
+# ends up to conv.tol / 2 from the optimum, where a cold one, a step
+# further, is usually much closer. After `steps` steps mgcv's own test
+# takes over. A step run is mgcv with its convergence test always passed,
+# which also accepts any step that lowers the score (its check of the
+# quadratic model divides by conv.tol) and, from an indefinite Hessian,
+# goes on one coordinate at a time until the Hessian is positive definite:
+# those iterations count like the others.
+#
 # Tails, before they cost iterations. A seeded log smoothing parameter far
-# above mgcv's own start (a near-linear smooth on the seed's data) may sit in
-# the tail of this data's REML score that falls towards a wiggly optimum far
-# below. There the score is ~ limit + c * exp(-rho), so the gradient is -c
-# exp(-rho) and the curvature c exp(-rho): mgcv's Newton method (with the
-# curvature made positive) steps by exactly -1 per iteration, and a warm
-# start crawls down for as many iterations as the optimum is far (27
-# against 5 cold on a bootstrap resample of gamair::mack). When a seed has
-# such coordinates, the warm fit takes one Newton step first (a probe with
-# an infinite convergence tolerance), and the coordinates that are then in
-# a falling tail (gradient > 0, curvature < 0 ~ -gradient) restart from
-# mgcv's initial guess, the others from where the probe ended.
-probe_then_fit <- function(G, in_out, theta, run, control) {
+# above mgcv's own start (a near-linear smooth on the seed's data) may sit
+# in the tail of this data's REML score that falls towards a wiggly optimum
+# far below. There the score is ~ limit + c * exp(-rho), so the gradient is
+# -c exp(-rho) and the curvature c exp(-rho): mgcv's Newton method (with
+# the curvature made positive) steps by exactly -1 per iteration, and a
+# warm start crawls down for as many iterations as the optimum is far (27
+# against 5 cold on a bootstrap resample of gamair::mack). After the first
+# step, the coordinates that are then in a falling tail (gradient > 0,
+# curvature < 0 ~ -gradient) restart from mgcv's initial guess, the others
+# from where the step ended. Coordinates rising into the null space (c > 0)
+# jump there (rising_coordinates()); a jump that leaves the score worse
+# after the next step is undone.
+#
+# Returns the fit with the outer iterations of all the runs that made it in
+# attribute "ws_iterations".
+warm_fit <- function(G, in_out, theta, run, args, steps = 5L) {
+  control <- args$control
+  if (!newton_outer(args, G$family)) {
+    return(counted(run(in_out, theta), 0))
+  }
+  tol <- newton_tol(control)
+  one_step <- step_control(control, tol)
   guess <- initial_guess(G)
   far <- if (!is.null(guess) && is.null(G$L)) log(in_out$sp) > log(guess) + 5
-  if (!any(far)) return(run(in_out, theta))
-  probe <- run(in_out, theta, probe_control(control))
-  if (!inherits(probe, "gam") || length(probe$sp) != length(in_out$sp)) {
-    return(run(in_out, theta))
+  iterations <- 0
+  before <- NULL # the step before, unless its sp were changed since
+  jumped <- NULL # the step a jump started from
+  may_jump <- TRUE
+  for (s in seq_len(steps)) {
+    fit <- quietly(run(in_out, theta, one_step))
+    iterations <- sum(iterations, outer_iterations(fit))
+    if (!inherits(fit, "gam") || length(fit$sp) != length(in_out$sp) ||
+        !is.null(convergence_problem(fit))) {
+      break # mgcv from here on, from where this step started
+    }
+    if (!is.null(jumped) && !(as.numeric(fit$gcv.ubre) <= as.numeric(jumped$gcv.ubre))) {
+      # Not a tail after all: back to where the jump started.
+      fit <- jumped
+      may_jump <- FALSE
+      before <- NULL
+    }
+    jumped <- NULL
+    seed <- make_seed(fit)
+    sp <- unname(fit$sp)
+    tails <- if (s == 1L && any(far)) flat_coordinates(fit, G, in_out)
+    tails <- tails[far[tails]]
+    rising <- if (!is.null(before) && may_jump) rising_coordinates(before, fit, G, tol)
+    before <- fit
+    if (length(tails) > 0L) {
+      sp[tails] <- guess[tails]
+      before <- NULL
+    } else if (newton_decrement(fit, tol) <= tol / 2) {
+      return(stepped_fit(fit, iterations, control))
+    } else if (length(rising) > 0L) {
+      sp[rising] <- sp[rising] * null_space_jump(fit, G, rising, tol)
+      jumped <- fit
+      before <- NULL
+    }
+    in_out <- list(sp = sp, scale = seed$scale)
+    theta <- seed_theta_value(seed, fit$family)
   }
-  tails <- flat_coordinates(probe, G, in_out)
-  tails <- tails[far[tails]]
-  sp <- unname(probe$sp)
-  sp[tails] <- guess[tails]
-  seed <- make_seed(probe)
-  fit <- run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, probe$family))
-  attr(fit, "ws_probe_iterations") <- outer_iterations(probe)
+  counted(run(in_out, theta), iterations)
+}
+
+# A fit made by a final run (mgcv's own test), its iterations added to
+# those of the steps before it.
+counted <- function(fit, iterations) {
+  if (inherits(fit, "gam")) {
+    attr(fit, "ws_iterations") <- sum(iterations, outer_iterations(fit))
+  }
   fit
 }
 
-# The caller's control, with Newton's convergence test always passed: the
-# optimizer stops after its first step (or its first positive definite one).
-probe_control <- function(control) {
+# A step's fit, returned as the warm fit: it records the caller's control
+# (as gam() would have recorded it, not the step's), the outer iterations
+# of all the steps that made it, and the warnings of its own run.
+stepped_fit <- function(fit, iterations, control) {
+  fit$control <- do.call(mgcv::gam.control, as.list(control))
+  fit$outer.info$iter <- iterations
+  for (w in attr(fit, "ws_warnings")) warning(w)
+  attr(fit, "ws_warnings") <- NULL
+  attr(fit, "ws_iterations") <- iterations
+  fit
+}
+
+# The value of `expr` with the warnings it raised held back (in attribute
+# "ws_warnings"): a step's warnings reach the caller only if its fit is the
+# one returned.
+quietly <- function(expr) {
+  held <- list()
+  value <- withCallingHandlers(expr, warning = function(w) {
+    held[[length(held) + 1L]] <<- w
+    invokeRestart("muffleWarning")
+  })
+  if (length(held) > 0L && !is.null(value)) attr(value, "ws_warnings") <- held
+  value
+}
+
+# Does gam() optimize with Newton's method (the only outer optimizer the
+# step control below stops), without edge correction (which moves the
+# result off the optimum)?
+newton_outer <- function(args, family) {
+  optimizer <- args$optimizer
+  control <- if (is.null(args$control)) list() else as.list(args$control)
+  method <- if (is.null(args$method)) "GCV.Cp" else args$method[1L]
+  # gam() switches to BFGS for NCV (or with `nei`) and for general families
+  # with first derivatives only, to EFS for those with none.
+  derivs <- if (inherits(family, "general.family")) family$available.derivs
+  (is.null(optimizer) || (is.character(optimizer) && optimizer[1L] == "outer" &&
+                            (length(optimizer) < 2L || optimizer[2L] == "newton"))) &&
+    !(method %in% c("NCV", "QNCV")) && is.null(args$nei) &&
+    !(is.numeric(derivs) && length(derivs) == 1L && derivs < 2) &&
+    (is.null(control$edge.correct) || identical(control$edge.correct, FALSE))
+}
+
+# The caller's Newton tolerance (gam.control()'s default 1e-6).
+newton_tol <- function(control) {
+  tol <- if (is.list(control) && is.list(control$newton)) control$newton$conv.tol
+  if (is.numeric(tol) && length(tol) == 1L && is.finite(tol) && tol > 0) tol else 1e-6
+}
+
+# The caller's control, with Newton's convergence test always passed (the
+# optimizer stops after its first step, or its first positive definite
+# one) and the inner iteration as tight as mgcv makes it for `tol` (newton()
+# lowers epsilon to conv.tol / 100, which an infinite conv.tol would not).
+step_control <- function(control, tol) {
   control <- if (is.null(control)) list() else as.list(control)
   newton <- control$newton
   newton <- if (is.null(newton)) list() else as.list(newton)
   newton$conv.tol <- Inf
   control$newton <- newton
+  eps <- control$epsilon
+  if (!is.numeric(eps) || length(eps) != 1L || !(eps > 0)) eps <- 1e-7
+  control$epsilon <- min(eps, tol / 100)
   control
+}
+
+# What the score's quadratic model at the fit predicts is left to gain,
+# over mgcv's score scale (|log scale| + |score| for RE/ML, scale + |score|
+# otherwise). Coordinates mgcv itself counts as converged (gradient and
+# curvature below conv.tol / 10 of the scale: smooths at working infinity)
+# are left out; Inf when the rest is not positive definite (not a minimum
+# yet) or the fit reports no derivatives.
+newton_decrement <- function(fit, tol) {
+  info <- fit$outer.info
+  g <- info$grad
+  h <- info$hess
+  score <- as.numeric(fit$gcv.ubre)
+  if (!is.numeric(g) || !is.matrix(h) || nrow(h) != length(g) ||
+      ncol(h) != length(g) || length(score) != 1L || !is.finite(score) ||
+      any(!is.finite(g)) || any(!is.finite(h))) {
+    return(Inf)
+  }
+  g <- as.numeric(g)
+  level <- score_scale(fit)
+  active <- abs(g) > level * tol * 0.1 | abs(diag(h)) > level * tol * 0.1
+  if (!any(active)) return(0)
+  h <- h[active, active, drop = FALSE]
+  g <- g[active]
+  e <- eigen(h, symmetric = TRUE)
+  if (min(e$values) <= max(abs(e$values)) * .Machine$double.eps^0.7) return(Inf)
+  d <- 0.5 * sum((crossprod(e$vectors, g))^2 / e$values) / level
+  if (is.finite(d)) d else Inf
+}
+
+# The scale newton() measures changes of the score against: |log scale| +
+# |score| for RE/ML, scale + |score| otherwise.
+score_scale <- function(fit) {
+  score <- abs(as.numeric(fit$gcv.ubre))
+  scale <- if (is_positive(fit$sig2)) fit$sig2 else fit$reml.scale
+  if (!is_positive(scale)) scale <- 1
+  reml <- isTRUE(fit$method %in% c("REML", "ML", "P-REML", "P-ML"))
+  score + if (reml) abs(log(scale)) else scale
 }
 
 # Flat regions. A seed can put a smoothing parameter far above where
@@ -323,22 +477,65 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
 # down towards smaller values that is too shallow for the optimizer to
 # follow: gradient > 0 and curvature < 0, both beyond rounding.
 flat_coordinates <- function(fit, G, in_out) {
-  info <- fit$outer.info
-  g <- info$grad
-  h <- info$hess
-  n_sp <- length(in_out$sp)
-  nth <- n_theta(fit$family)
-  if (!is.numeric(g) || !is.matrix(h) || length(g) < nth + n_sp ||
-      nrow(h) != length(g) || !is.null(G$L) || length(fit$sp) != n_sp) {
-    return(integer())
-  }
-  idx <- nth + seq_len(n_sp)
-  g <- as.numeric(g)[idx]
-  h <- diag(h)[idx]
+  d <- sp_derivatives(fit, G, length(in_out$sp))
+  if (is.null(d)) return(integer())
   tol <- 1e-10 * (abs(as.numeric(fit$gcv.ubre)) + 1)
   # In the tail the curvature is minus the gradient; anything else is not
   # this shape (or is rounding).
-  which(g > tol & h < -tol & abs(h + g) <= 0.2 * g)
+  which(d$g > tol & d$h < -tol & abs(d$h + d$g) <= 0.2 * d$g)
+}
+
+# The other tail: a smoothing parameter on its way up into the null space,
+# where score - limit ~ c * exp(-rho) with c > 0 (gradient -c exp(-rho),
+# curvature c exp(-rho)). Newton's step there is +1, and mgcv climbs one
+# log unit per iteration until the gradient is below its tolerance (6 of
+# 9 iterations of a bootstrap fit of MASS::Boston). A quadratic minimum
+# one unit away gives the same gradient and curvature, so the shape is
+# told by the last step: in the tail, a step of d multiplied the gradient
+# by exp(-d).
+rising_coordinates <- function(before, fit, G, tol) {
+  n_sp <- length(fit$sp)
+  a <- sp_derivatives(fit, G, n_sp)
+  b <- sp_derivatives(before, G, n_sp)
+  if (is.null(a) || is.null(b) || length(before$sp) != n_sp) return(integer())
+  moved <- log(fit$sp) - log(before$sp)
+  # Only those mgcv would still move (gradient above conv.tol / 10).
+  level <- score_scale(fit) * tol * 0.1
+  sloped <- a$g < -level & b$g < -level
+  shrunk <- rep(NA_real_, n_sp)
+  shrunk[sloped] <- log(a$g[sloped] / b$g[sloped])
+  # A quadratic's gradient shrinks by about exp(-d) over a step of d only
+  # if the step was cut well short of its minimum (by maxNstep, or step
+  # halving); warm_fit() undoes a jump that then makes the score worse.
+  which(sloped & moved >= 0.5 & moved <= 2.5 & a$h > 0 & abs(a$h + a$g) <= 0.2 * -a$g &
+          abs(shrunk + moved) <= 0.25 * moved)
+}
+
+# How far up (a factor on the smoothing parameter) the coordinates must
+# go for their gradient, c * exp(-rho), to fall below the level at which
+# mgcv's Newton method counts them converged (conv.tol / 10 of its score
+# scale); at least e, at most e^20.
+null_space_jump <- function(fit, G, idx, tol) {
+  d <- sp_derivatives(fit, G, length(fit$sp))
+  level <- score_scale(fit) * tol * 0.1
+  exp(pmin(pmax(log(abs(d$g[idx]) / level), 1), 20))
+}
+
+# Gradient and curvature of the score in each log smoothing parameter (not
+# theta's), from the fit's outer.info; NULL when it has none, or when the
+# parameters are linked (G$L: they are not the optimizer's coordinates).
+sp_derivatives <- function(fit, G, n_sp) {
+  info <- fit$outer.info
+  g <- info$grad
+  h <- info$hess
+  nth <- n_theta(fit$family)
+  if (!is.numeric(g) || !is.matrix(h) || length(g) < nth + n_sp ||
+      nrow(h) != length(g) || !is.null(G$L) || length(fit$sp) != n_sp ||
+      any(!is.finite(g)) || any(!is.finite(h))) {
+    return(NULL)
+  }
+  idx <- nth + seq_len(n_sp)
+  list(g = as.numeric(g)[idx], h = diag(h)[idx])
 }
 
 # mgcv's own start for the smoothing parameters (initial.sp() on the

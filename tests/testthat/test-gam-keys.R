@@ -12,10 +12,22 @@ key_data <- function(n = 300, seed = 11) {
   d
 }
 
+# The same fit as gam()'s: the same optimum of the criterion (a warm fit
+# stops where the score's quadratic model says at most conv.tol / 2 is
+# left, so its smoothing parameters, and coefficients, agree only as far as
+# the score tells them apart: to about 1e-3 relative here).
+expect_same_fit <- function(ws, plain, label) {
+  expect_equal(as.numeric(ws$gcv.ubre), as.numeric(plain$gcv.ubre),
+               tolerance = 1e-6, label = paste(label, ": the criterion"))
+  expect_equal(unname(coef(ws)), unname(coef(plain)), tolerance = 1e-2,
+               label = paste(label, ": coefficients"))
+}
+
 # One row of the staleness table: the call is cold (or warm), then a hit;
-# after `change()` it is not a hit and equals a fresh gam() fit of the
-# changed inputs, which differs from the first fit (the change matters);
-# then the changed call is a hit.
+# after `change()` it is not a hit and is the fit a fresh gam() call on the
+# changed inputs makes, which differs from the first fit (the change
+# matters, by far more than the criterion's tolerance); then the changed
+# call is a hit.
 expect_row <- function(name, ws, plain, change) {
   first <- ws()
   expect_false(identical(attr(first, "warmstart"), "hit"), label = name)
@@ -25,10 +37,11 @@ expect_row <- function(name, ws, plain, change) {
   changed <- ws()
   expect_false(identical(attr(changed, "warmstart"), "hit"),
                label = paste(name, "after the change"))
-  expect_equal(unname(coef(changed)), unname(coef(fresh)), tolerance = 1e-5,
-               label = paste(name, ": coefficients after the change"))
+  expect_same_fit(changed, fresh, paste(name, "after the change"))
   expect_false(isTRUE(all.equal(unname(coef(first)), unname(coef(fresh)),
-                                tolerance = 1e-3)),
+                                tolerance = 0.1)) &&
+                 isTRUE(all.equal(as.numeric(first$gcv.ubre),
+                                  as.numeric(fresh$gcv.ubre), tolerance = 1e-4)),
                label = paste(name, ": the change changes the fit"))
   expect_identical(attr(ws(), "warmstart"), "hit",
                    label = paste(name, "unchanged again"))
@@ -52,7 +65,7 @@ test_that("changing any input of the fit misses; leaving it unchanged hits", {
     expect_row("a covariate outside data",
       function() ws_gam(y ~ s(x0) + z, d, method = "REML", store = st),
       function() mgcv::gam(y ~ s(x0) + z, data = d, method = "REML"),
-      function() z <<- rnorm(n))
+      function() z <<- d$x1)
   })
   local({
     tr <- function(x) x^2
@@ -246,7 +259,7 @@ test_that("calls from lapply and mclapply closures", {
   })
   for (f in fits) {
     expect_false(identical(attr(f$ws, "warmstart"), "hit"))
-    expect_equal(unname(coef(f$ws)), unname(coef(f$plain)), tolerance = 1e-5)
+    expect_same_fit(f$ws, f$plain, "lapply")
   }
   skip_if_no_fork()
   forked <- parallel::mclapply(1:3, function(i) {
@@ -263,8 +276,9 @@ test_that("calls from lapply and mclapply closures", {
     fit <- ws_gam(y ~ s(x0) + z, d, method = "REML", store = ws_open(t$root))
     plain <- mgcv::gam(y ~ s(x0) + z, data = d, method = "REML")
     list(mode = attr(fit, "warmstart"),
-         same = isTRUE(all.equal(unname(coef(fit)), unname(coef(plain)),
-                                 tolerance = 1e-5)))
+         same = isTRUE(all.equal(as.numeric(fit$gcv.ubre), as.numeric(plain$gcv.ubre),
+                                 tolerance = 1e-6)) &&
+           isTRUE(all.equal(unname(coef(fit)), unname(coef(plain)), tolerance = 1e-2)))
   }, mc.cores = test_cores(2))
   for (a in again) {
     expect_false(identical(a$mode, "hit"))

@@ -44,7 +44,9 @@ test_that("an estimated theta is seeded: nb() starts where the last fit ended", 
     expect_identical(attr(warm, "warmstart"), "warm")
     expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                   warm$gcv.ubre < cold$gcv.ubre)
-    expect_equal(warm$family$getTheta(), cold$family$getTheta(), tolerance = 1e-4)
+    # theta is one of the optimizer's coordinates: as precise as the
+    # smoothing parameters (see expect_same_fit() in test-gam-keys.R).
+    expect_equal(warm$family$getTheta(), cold$family$getTheta(), tolerance = 1e-3)
     iters <- rbind(iters, c(attr(warm, "warmstart_iterations"),
                             cold$outer.info$iter))
   }

@@ -69,7 +69,7 @@ test_that("a seed in a falling tail is not crawled down one step at a time", {
   # Seeded from data where x3's effect is a straight line, the smoothing
   # parameter of s(x3) starts far out in the tail of a score whose optimum
   # (a wiggly effect) lies far below. Newton's step there is exactly -1 a
-  # time (curvature = -gradient); the probe's first step finds the tail
+  # time (curvature = -gradient); the warm fit's first step finds the tail
   # and that coordinate restarts from mgcv's guess.
   t <- gam_store()
   d <- linear_data()
@@ -90,12 +90,136 @@ test_that("a seed in a falling tail is not crawled down one step at a time", {
   expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
 })
 
-test_that("the probe's control keeps the caller's and passes every test", {
-  ctl <- warmstart:::probe_control(list(maxit = 50, newton = list(maxHalf = 10)))
+test_that("a step's control keeps the caller's, passes every test, tightens the inner fit", {
+  ctl <- warmstart:::step_control(list(maxit = 50, newton = list(maxHalf = 10)), 1e-6)
   expect_identical(ctl$maxit, 50)
   expect_identical(ctl$newton$maxHalf, 10)
   expect_identical(ctl$newton$conv.tol, Inf)
-  expect_identical(warmstart:::probe_control(NULL)$newton$conv.tol, Inf)
+  # newton() makes the inner fit conv.tol / 100 tight; with an infinite
+  # conv.tol it would not.
+  expect_identical(ctl$epsilon, 1e-8)
+  expect_identical(warmstart:::step_control(NULL, 1e-6)$newton$conv.tol, Inf)
+  expect_identical(warmstart:::step_control(list(epsilon = 1e-12), 1e-6)$epsilon, 1e-12)
+  expect_identical(warmstart:::newton_tol(list(newton = list(conv.tol = 1e-8))), 1e-8)
+  expect_identical(warmstart:::newton_tol(list(newton = list(conv.tol = "a"))), 1e-6)
+  expect_identical(warmstart:::newton_tol(NULL), 1e-6)
+})
+
+test_that("only gam()'s Newton optimizer without edge correction is stepped", {
+  newton_outer <- function(args, family = gaussian()) {
+    warmstart:::newton_outer(args, family)
+  }
+  expect_true(newton_outer(list()))
+  expect_true(newton_outer(list(optimizer = c("outer", "newton"), method = "REML")))
+  expect_true(newton_outer(list(optimizer = "outer")))
+  expect_true(newton_outer(list(method = "REML"), mgcv::gaulss()))
+  expect_false(newton_outer(list(optimizer = c("outer", "bfgs"))))
+  expect_false(newton_outer(list(optimizer = "efs")))
+  expect_false(newton_outer(list(control = list(edge.correct = TRUE))))
+  # gam() itself switches to BFGS for NCV and for general families with
+  # first derivatives only, to EFS for those with none.
+  expect_false(newton_outer(list(method = "NCV")))
+  expect_false(newton_outer(list(method = "QNCV")))
+  expect_false(newton_outer(list(method = "REML", nei = list(k = 1:3, m = 1:3))))
+  expect_false(newton_outer(list(method = "REML"), mgcv::mvn(d = 2)))
+  expect_false(newton_outer(list(method = "REML"), mgcv::twlss()))
+})
+
+# A fit with the given derivatives of its score (theta none).
+fake_fit <- function(g, h, score = 1000, scale = 1, sp = rep(1, length(g)),
+                     method = "REML") {
+  structure(list(sp = sp, gcv.ubre = score, reml.scale = scale, method = method,
+                 family = gaussian(), outer.info = list(grad = g, hess = h)),
+            class = "gam")
+}
+
+test_that("the Newton decrement is what the quadratic model says is left", {
+  h <- matrix(c(4, 1, 1, 3), 2)
+  g <- c(0.3, -0.2)
+  fit <- fake_fit(g, h, score = 1000, scale = exp(2))
+  expect_equal(warmstart:::newton_decrement(fit, 1e-6),
+               0.5 * sum(g * solve(h, g)) / 1002)
+  # Not RE/ML: the scale adds as it is.
+  fit$method <- "GCV.Cp"
+  expect_equal(warmstart:::newton_decrement(fit, 1e-6),
+               0.5 * sum(g * solve(h, g)) / (1000 + exp(2)))
+  # Not a minimum yet: no decrement claims convergence.
+  expect_identical(warmstart:::newton_decrement(fake_fit(g, diag(c(4, -1))), 1e-6), Inf)
+  expect_identical(warmstart:::newton_decrement(fake_fit(c(g, NaN), diag(3)), 1e-6), Inf)
+  expect_identical(warmstart:::newton_decrement(fake_fit(g, diag(3)), 1e-6), Inf)
+  # A smooth at working infinity (gradient and curvature below mgcv's
+  # conv.tol / 10) is left out, as mgcv leaves it out of its steps.
+  fit <- fake_fit(c(g, 1e-9), rbind(cbind(h, 0), c(0, 0, -1e-9)))
+  expect_equal(warmstart:::newton_decrement(fit, 1e-6),
+               0.5 * sum(g * solve(h, g)) / 1000)
+  expect_identical(warmstart:::newton_decrement(fake_fit(c(1e-9, 1e-9), diag(2) * 1e-9), 1e-6), 0)
+})
+
+test_that("a climb into the null space is told from a minimum one step away", {
+  # Tail: score = c exp(-rho), so gradient -c e^-rho, curvature c e^-rho;
+  # a step of 1 multiplies both by e^-1.
+  tail <- function(rho) list(g = -50 * exp(-rho), h = 50 * exp(-rho))
+  G <- list(L = NULL)
+  a <- tail(3)
+  b <- tail(2)
+  before <- fake_fit(c(0.1, b$g), diag(c(2, b$h)), sp = exp(c(0, 2)))
+  after <- fake_fit(c(0.01, a$g), diag(c(2, a$h)), sp = exp(c(0, 3)))
+  expect_identical(warmstart:::rising_coordinates(before, after, G, 1e-6), 2L)
+  # The jump puts the gradient below mgcv's level (conv.tol / 10 of 1000).
+  jump <- warmstart:::null_space_jump(after, G, 2L, 1e-6)
+  expect_lt(abs(tail(3 + log(jump))$g), 1000 * 1e-7 * 1.0001)
+  # A quadratic with its minimum one unit further has the same gradient and
+  # curvature after the step, but the step did not shrink them by e^-1.
+  q <- function(rho) list(g = 2 * (rho - 4), h = 2)
+  before <- fake_fit(c(0.1, q(2)$g), diag(c(2, q(2)$h)), sp = exp(c(0, 2)))
+  after <- fake_fit(c(0.01, q(3)$g), diag(c(2, q(3)$h)), sp = exp(c(0, 3)))
+  expect_identical(warmstart:::rising_coordinates(before, after, G, 1e-6), integer())
+  # Linked smoothing parameters are not the optimizer's coordinates.
+  expect_identical(warmstart:::rising_coordinates(before, after, list(L = diag(2)), 1e-6),
+                   integer())
+})
+
+test_that("a warm fit stops when the quadratic model says it is at the optimum", {
+  # mgcv's test needs a second step to see the first changed nothing much;
+  # a seed this close needs only the first.
+  t <- gam_store()
+  set.seed(5)
+  d <- mgcv::gamSim(1, n = 2000, verbose = FALSE)
+  full <- ws_gam(gam_formula, d, method = "REML", store = t$store)
+  db <- d[-(1:200), ]
+  warm <- ws_gam(gam_formula, db, method = "REML", store = t$store)
+  raw <- mgcv::gam(gam_formula, data = db, method = "REML",
+                   in.out = list(sp = unname(full$sp), scale = full$reml.scale))
+  cold <- mgcv::gam(gam_formula, data = db, method = "REML")
+  expect_identical(attr(warm, "warmstart"), "warm")
+  expect_identical(attr(warm, "warmstart_iterations"), 1)
+  expect_gte(raw$outer.info$iter, 2)
+  expect_lt(rel_diff(warm$gcv.ubre, cold$gcv.ubre), 1e-6)
+  expect_identical(warm$outer.info$conv, "full convergence")
+  # It records the caller's control, not the step's.
+  expect_identical(warm$control, cold$control)
+})
+
+test_that("a smooth on its way into the null space jumps there", {
+  # The seed's data have a wiggly effect of x3, the new data a straight
+  # line: s(x3)'s smoothing parameter climbs to working infinity, one log
+  # unit per mgcv iteration, unless the climb is recognized and jumped.
+  t <- gam_store()
+  d <- linear_data(n = 2000, seed = 3)
+  d$y <- d$y + 0.8 * sin(3 * pi * d$x3)
+  full <- ws_gam(gam_formula, d, method = "REML", store = t$store)
+  d2 <- linear_data(n = 2000, seed = 4)
+  warm <- ws_gam(gam_formula, d2, method = "REML", store = t$store)
+  raw <- mgcv::gam(gam_formula, data = d2, method = "REML",
+                   in.out = list(sp = unname(full$sp), scale = full$reml.scale))
+  cold <- mgcv::gam(gam_formula, data = d2, method = "REML")
+  expect_lt(log(full$sp[["s(x3)"]]), 5)
+  expect_gt(log(cold$sp[["s(x3)"]]), 10)
+  expect_gt(log(warm$sp[["s(x3)"]]), 10)
+  expect_identical(attr(warm, "warmstart"), "warm")
+  expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
+                warm$gcv.ubre < cold$gcv.ubre)
+  expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
 })
 
 test_that("flat coordinates are those sloping down towards smaller values", {
@@ -112,4 +236,18 @@ test_that("flat coordinates are those sloping down towards smaller values", {
   fit$outer.info$hess[2, 2] <- -1e-12
   expect_identical(warmstart:::flat_coordinates(fit, G, list(sp = fit$sp)),
                    integer())
+})
+
+test_that("a step's warnings are held back, given only with the fit returned", {
+  step <- expect_silent(warmstart:::quietly({
+    warning("from the step")
+    structure(list(sp = 1, outer.info = list(iter = 1L)), class = "gam")
+  }))
+  expect_length(attr(step, "ws_warnings"), 1L)
+  expect_warning(fit <- warmstart:::stepped_fit(step, 3, list(maxit = 50)),
+                 "from the step")
+  expect_null(attr(fit, "ws_warnings"))
+  expect_identical(attr(fit, "ws_iterations"), 3)
+  expect_identical(fit$outer.info$iter, 3)
+  expect_identical(fit$control, mgcv::gam.control(maxit = 50))
 })
