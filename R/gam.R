@@ -132,8 +132,14 @@
 #' moves. mgcv's own test stops when the last step changed the score by
 #' less than `conv.tol`, which from a good seed costs a second step only to
 #' see that; the decrement estimates what is left instead. After five steps
-#' mgcv's own test takes over. Steps' warnings reach the caller only from
-#' the step whose fit is returned. The warm fit is at the cold fit's optimum
+#' mgcv's own search takes over, and with linked smoothing parameters (some
+#' fixed, `id`, `L`) also after a step that took more than one iteration
+#' (the Hessian was indefinite where it started, and a step run then moves
+#' one coordinate per iteration). Steps' warnings reach the
+#' caller only from the step whose fit is returned. Other optimizers (BFGS,
+#' which `gam()` uses for NCV and some general families, and EFS) are not
+#' stepped: they run from the seed to their own test, after one step and
+#' the falling-tail restart below when the seed is far above mgcv's guess. The warm fit is at the cold fit's optimum
 #' to that tolerance in the score; its smoothing parameters (and so its
 #' coefficients) agree with a cold fit's only as closely as the score
 #' tells them apart, about \eqn{10^{-3}}{1e-3} relative in the package's
