@@ -136,10 +136,13 @@
 #' fixed, `id`, `L`) also after a step that took more than one iteration
 #' (the Hessian was indefinite where it started, and a step run then moves
 #' one coordinate per iteration). Steps' warnings reach the
-#' caller only from the step whose fit is returned. Other optimizers (BFGS,
-#' which `gam()` uses for NCV and some general families, and EFS) are not
-#' stepped: they run from the seed to their own test, after one step and
-#' the falling-tail restart below when the seed is far above mgcv's guess. The warm fit is at the cold fit's optimum
+#' caller only from the step whose fit is returned. Other optimizers are not
+#' stepped. BFGS (which `gam()` uses for NCV and some general families),
+#' from a seed far above mgcv's guess, first runs with the convergence test
+#' passed (it then rolls back most of its first step and takes another),
+#' and the caller's run restarts from there: from the raw seed a BFGS fit
+#' was seen to stop in a falling tail. EFS, `nlm` and `optim` run from the
+#' seed to their own test. The warm fit is at the cold fit's optimum
 #' to that tolerance in the score; its smoothing parameters (and so its
 #' coefficients) agree with a cold fit's only as closely as the score
 #' tells them apart, about \eqn{10^{-3}}{1e-3} relative in the package's
