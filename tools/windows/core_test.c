@@ -170,6 +170,17 @@ static int starts_with(const sink_buf *b, const char *prefix) {
   return b->n >= n && memcmp(b->buf, prefix, n) == 0;
 }
 
+/* Is the best entry of `key` there, whole, starting with `prefix`? (No
+ * store: no.) */
+static int best_starts_with(ws_store *s, const char *key, const char *prefix) {
+  if (s == NULL) return 0;
+  sink_buf b = {NULL, 0};
+  ws_found f;
+  int ok = lookup(s, key, WS_MODE_BEST, &b, &f) == 1 && starts_with(&b, prefix);
+  free(b.buf);
+  return ok;
+}
+
 /* ---- processes ---- */
 
 typedef struct child {
@@ -329,11 +340,8 @@ static void case_save_lookup(const char *root) {
   free(b.buf);
   ws_store_close(s);
   s = open_store(root, UINT64_MAX);
-  b.buf = NULL;
-  CHECK(s != NULL && lookup(s, KEY_A, WS_MODE_BEST, &b, &f) == 1 &&
-            starts_with(&b, "two-again:22:"),
+  CHECK(best_starts_with(s, KEY_A, "two-again:22:"),
         "a new handle reads what the old one saved");
-  free(b.buf);
   ws_store_close(s);
 }
 
@@ -352,14 +360,10 @@ static void case_corrupt(const char *root) {
   ws_store_close(s);
   ws_value_cache_clear();
   s = open_store(root, UINT64_MAX);
-  sink_buf b = {NULL, 0};
-  ws_found f;
-  CHECK(s != NULL && lookup(s, KEY_C, WS_MODE_BEST, &b, &f) == 1 &&
-            starts_with(&b, "good:1:"),
+  CHECK(best_starts_with(s, KEY_C, "good:1:"),
         "a damaged payload is never returned; the next best is");
   struct stat st;
   CHECK(lstat(path, &st) != 0, "the damaged payload was removed");
-  free(b.buf);
   ws_store_close(s);
 }
 
@@ -575,11 +579,7 @@ static void case_paths(const char *root) {
   CHECK(save(s, KEY_A, NULL, "deep", 1, 5000, 1.0, run) == 0 &&
             save(s, KEY_A, run, "deeper", 2, 6000, 0.5, NULL) == 0,
         "save and replace there");
-  sink_buf b = {NULL, 0};
-  ws_found f;
-  CHECK(lookup(s, KEY_A, WS_MODE_BEST, &b, &f) == 1 && starts_with(&b, "deeper:2:"),
-        "look it up");
-  free(b.buf);
+  CHECK(best_starts_with(s, KEY_A, "deeper:2:"), "look it up");
   ws_error err;
   memset(&err, 0, sizeof err);
   uint64_t removed = 0;
@@ -621,12 +621,7 @@ static void case_unresolved_root(const char *root) {
   ws_store_close(s);
   ws_value_cache_clear();
   s = open_store(clean, UINT64_MAX);
-  sink_buf b = {NULL, 0};
-  ws_found f;
-  CHECK(s != NULL && lookup(s, KEY_C, WS_MODE_BEST, &b, &f) == 1 &&
-            starts_with(&b, "messy:1:"),
-        "the same store under its plain name");
-  free(b.buf);
+  CHECK(best_starts_with(s, KEY_C, "messy:1:"), "the same store under its plain name");
   if (s != NULL) ws_store_close(s);
 }
 
