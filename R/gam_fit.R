@@ -395,33 +395,36 @@ quietly <- function(expr) {
   value
 }
 
+# The outer optimizer gam() will run: the caller's (`optimizer`, default
+# c("outer", "newton")), or the one estimate.gam() switches to: BFGS for
+# NCV (or with `nei`) and for general families with first derivatives
+# only, EFS for those with none.
+outer_optimizer <- function(args, family) {
+  optimizer <- args$optimizer
+  method <- if (is.null(args$method)) "GCV.Cp" else args$method[1L]
+  derivs <- if (inherits(family, "general.family")) family$available.derivs
+  derivs <- if (is.numeric(derivs) && length(derivs) == 1L) derivs else 2
+  if (identical(optimizer[1L], "efs") || derivs == 0) return("efs")
+  if (method %in% c("NCV", "QNCV") || !is.null(args$nei) || derivs == 1) return("bfgs")
+  if (is.null(optimizer)) return("newton")
+  if (!is.character(optimizer) || optimizer[1L] != "outer") return("other")
+  if (length(optimizer) < 2L) "newton" else optimizer[2L]
+}
+
 # Does gam() optimize with Newton's method (the only outer optimizer the
 # step control below stops), without edge correction (which moves the
 # result off the optimum)?
 newton_outer <- function(args, family) {
-  optimizer <- args$optimizer
   control <- if (is.null(args$control)) list() else as.list(args$control)
-  method <- if (is.null(args$method)) "GCV.Cp" else args$method[1L]
-  # gam() switches to BFGS for NCV (or with `nei`) and for general families
-  # with first derivatives only, to EFS for those with none.
-  derivs <- if (inherits(family, "general.family")) family$available.derivs
-  (is.null(optimizer) || (is.character(optimizer) && optimizer[1L] == "outer" &&
-                            (length(optimizer) < 2L || optimizer[2L] == "newton"))) &&
-    !(method %in% c("NCV", "QNCV")) && is.null(args$nei) &&
-    !(is.numeric(derivs) && length(derivs) == 1L && derivs < 2) &&
+  outer_optimizer(args, family) == "newton" &&
     (is.null(control$edge.correct) || identical(control$edge.correct, FALSE))
 }
 
 # Is the fit one probe_then_fit() can run a first step of: Newton (with edge
-# correction) or BFGS (which gam() uses for NCV, with `nei`, and for
-# general families with first derivatives only)? Not EFS, nlm or optim,
-# which ignore Newton's tolerance: their "probe" would be a whole fit.
+# correction) or BFGS? Not EFS, nlm or optim, which ignore Newton's
+# tolerance: their "probe" would be a whole fit.
 probed_outer <- function(args, family) {
-  optimizer <- args$optimizer
-  derivs <- if (inherits(family, "general.family")) family$available.derivs
-  if (is.numeric(derivs) && length(derivs) == 1L && derivs == 0) return(FALSE)
-  is.null(optimizer) || (is.character(optimizer) && optimizer[1L] == "outer" &&
-                           (length(optimizer) < 2L || optimizer[2L] %in% c("newton", "bfgs")))
+  outer_optimizer(args, family) %in% c("newton", "bfgs")
 }
 
 # The caller's Newton tolerance (gam.control()'s default 1e-6).

@@ -262,15 +262,24 @@ test_that("a step's warnings are held back, given only with the fit returned", {
   expect_identical(fit$control, mgcv::gam.control(maxit = 50))
 })
 
+# gamSim(1), 1500 rows, and a bootstrap resample of it whose REML score has
+# s(x3)'s optimum (about 6) far below the full data's (about 7e3), in a
+# falling tail (the Poisson draws, not used, pick the resample).
+tail_resample <- function() {
+  set.seed(3)
+  d <- mgcv::gamSim(1, n = 1500, verbose = FALSE)
+  stats::rpois(nrow(d), exp(d$f / 4))
+  list(full = d, resample = d[sample(nrow(d), replace = TRUE), ])
+}
+
 test_that("a BFGS warm fit does not stop in a falling tail", {
   # BFGS is not stepped; started from the full data's seed as it is, it
   # stopped 1.4e-3 (relative) above the cold optimum on this resample. The
   # first run with the test passed, and the restart from its end, avoid it.
   t <- gam_store()
-  set.seed(3)
-  d <- mgcv::gamSim(1, n = 1500, verbose = FALSE)
-  d$count <- rpois(nrow(d), exp(d$f / 4))
-  db <- d[sample(nrow(d), replace = TRUE), ] # (the rpois draws pick it)
+  r <- tail_resample()
+  d <- r$full
+  db <- r$resample
   opt <- c("outer", "bfgs")
   ws_gam(gam_formula, d, method = "REML", optimizer = opt, store = t$store)
   warm <- ws_gam(gam_formula, db, method = "REML", optimizer = opt, store = t$store)
@@ -288,12 +297,9 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
   # step run moves one coordinate per iteration: 10 iterations in all
   # against 7 cold when the steps went on.
   t <- gam_store()
-  set.seed(3)
-  d <- mgcv::gamSim(1, n = 1500, verbose = FALSE)
-  d$count <- rpois(nrow(d), exp(d$f / 4)) # not used; the draws pick the resample
-  d$pos <- exp(d$y / 6) + 0.1
-  d$cat <- as.integer(cut(d$y, c(-Inf, 4, 7, 10, Inf)))
-  db <- d[sample(nrow(d), replace = TRUE), ]
+  r <- tail_resample()
+  d <- r$full
+  db <- r$resample
   sp <- c(-1, 0.5, -1, -1)
   ws_gam(gam_formula, d, method = "REML", sp = sp, store = t$store)
   warm <- ws_gam(gam_formula, db, method = "REML", sp = sp, store = t$store)
