@@ -5,61 +5,14 @@
 # Targets (issue 17): warm outer iterations <= 0.5x cold on every data set;
 # warm time <= 0.7x cold over all; every warm fit at the cold optimum to
 # 1e-6 relative, or better (a lower REML score).
-# The data sets come from MASS (with R) and gamair (CRAN: installed into a
-# private library, WARMSTART_BENCH_LIB or .bench-lib/, if missing).
+# The data sets: bench/datasets.R.
 suppressPackageStartupMessages({
   library(warmstart)
   library(mgcv)
 })
-lib <- Sys.getenv("WARMSTART_BENCH_LIB", ".bench-lib")
-if (!requireNamespace("gamair", quietly = TRUE, lib.loc = c(lib, .libPaths()))) {
-  dir.create(lib, showWarnings = FALSE, recursive = TRUE)
-  utils::install.packages("gamair", lib = lib, repos = "https://cloud.r-project.org",
-                          quiet = TRUE)
-}
-.libPaths(c(lib, .libPaths()))
-data_of <- function(name, package) {
-  e <- new.env()
-  utils::data(list = name, package = package, envir = e)
-  e[[name]]
-}
-
-# Each model as its author (or mgcv's documentation) would fit it.
-models <- list(
-  chicago = list(
-    what = "Poisson, daily deaths in Chicago (gamair::chicago), n = 4841",
-    data = function() {
-      d <- data_of("chicago", "gamair")
-      d[stats::complete.cases(d[, c("death", "pm10median", "so2median", "tmpd", "time")]), ]
-    },
-    formula = death ~ s(time, bs = "cr", k = 100) + s(pm10median, bs = "cr") +
-      s(so2median, bs = "cr") + s(tmpd, bs = "cr"),
-    family = poisson),
-  boston = list(
-    what = "Gaussian, near-linear smooths: Boston house prices (MASS::Boston), n = 506",
-    data = function() data_of("Boston", "MASS"),
-    formula = log(medv) ~ s(crim) + s(indus) + s(nox) + s(rm) + s(age) + s(dis) +
-      s(tax) + s(ptratio) + s(black) + s(lstat),
-    family = gaussian),
-  mackerel = list(
-    what = "negative binomial (theta estimated): mackerel eggs (gamair::mack), n = 628",
-    data = function() {
-      d <- data_of("mack", "gamair")
-      d$log.net.area <- log(d$net.area)
-      d[stats::complete.cases(d[, c("egg.count", "lon", "lat", "b.depth", "c.dist",
-                                    "salinity", "temp.surf")]), ]
-    },
-    formula = egg.count ~ s(lon, lat, k = 50) + s(I(b.depth^0.5)) + s(c.dist) +
-      s(salinity) + s(temp.surf) + offset(log.net.area),
-    family = mgcv::nb),
-  cairo = list(
-    what = "Gaussian time series: daily temperature in Cairo (gamair::cairo), n = 3780",
-    data = function() data_of("cairo", "gamair"),
-    formula = temp ~ s(day.of.year, bs = "cc", k = 20) + s(time, bs = "cr", k = 100),
-    family = gaussian)
-)
-only <- Sys.getenv("DATASETS")
-if (nzchar(only)) models <- models[strsplit(only, ",")[[1]]]
+# The data sets and models, shared with bench/seeds.R.
+script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+source(file.path(if (length(script) == 1L) dirname(script) else "bench", "datasets.R"))
 
 # Elapsed seconds, and CPU seconds of this process (steadier on a loaded
 # machine).
@@ -86,11 +39,7 @@ for (name in names(models)) {
   # into the family it is given, and the next fit would start from there.
   fam <- m$family
   invisible(ws_gam(m$formula, d, family = fam(), method = "REML", store = store))
-  set.seed(17)
-  fold <- sample(rep(1:5, length.out = nrow(d)))
-  sets <- c(lapply(1:5, function(k) list(kind = sprintf("cv %d", k), rows = which(fold != k))),
-            lapply(1:5, function(b) list(kind = sprintf("boot %d", b),
-                                         rows = sample(nrow(d), replace = TRUE))))
+  sets <- resample_sets(nrow(d))
   for (i in seq_along(sets)) {
     db <- d[sets[[i]]$rows, ]
     # Alternate which goes first, so neither always runs on a warm cache.

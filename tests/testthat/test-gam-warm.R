@@ -295,7 +295,8 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
   # so the tail tests are off; s(x3)'s seed (7e3) lies in a falling tail of
   # this resample's score (optimum 6), where the Hessian is indefinite and a
   # step run moves one coordinate per iteration: 10 iterations in all
-  # against 7 cold when the steps went on.
+  # against 7 cold when the steps went on (7 with the hand-over; one
+  # iteration of slack for another BLAS or mgcv).
   t <- gam_store()
   r <- tail_resample()
   d <- r$full
@@ -307,5 +308,5 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
   expect_identical(attr(warm, "warmstart"), "warm")
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
-  expect_lte(attr(warm, "warmstart_iterations"), cold$outer.info$iter)
+  expect_lte(attr(warm, "warmstart_iterations"), cold$outer.info$iter + 1)
 })
