@@ -310,3 +310,48 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lte(attr(warm, "warmstart_iterations"), cold$outer.info$iter + 1)
 })
+
+test_that("an interrupt between warm steps leaves no claim, entry or file behind", {
+  # A warm fit runs in ws_gam()'s single flight: the key's claim is held,
+  # and nothing is saved until the fit returns. An interrupt after the
+  # first step run (here while the step's decrement is being read) must
+  # release the claim, save nothing and leak no descriptor; the next call
+  # for the key then fits at once (a leaked claim would make it wait out
+  # its timeout for a holder that is itself).
+  skip_on_os(c("windows", "mac")) # fork, SIGINT, /proc
+  t <- gam_store()
+  set.seed(5)
+  d <- mgcv::gamSim(1, n = 2000, verbose = FALSE)
+  ws_gam(gam_formula, d, method = "REML", store = t$store)
+  db <- d[-(1:200), ]
+  flag <- tempfile()
+  job <- parallel::mcparallel({
+    fds <- function() length(list.files("/proc/self/fd"))
+    before <- fds()
+    suppressMessages(trace("newton_decrement", where = asNamespace("warmstart"),
+                           print = FALSE, tracer = bquote({
+                             file.create(.(flag))
+                             Sys.sleep(600)
+                           })))
+    first <- tryCatch(ws_gam(gam_formula, db, method = "REML", store = t$store),
+                      interrupt = function(e) "interrupted")
+    suppressMessages(untrace("newton_decrement", where = asNamespace("warmstart")))
+    leaked <- fds() - before
+    started <- Sys.time()
+    second <- ws_gam(gam_formula, db, method = "REML", store = t$store, timeout = 60)
+    list(first = first, leaked = leaked, mode = attr(second, "warmstart"),
+         seconds = as.numeric(Sys.time() - started, units = "secs"))
+  }, silent = TRUE)
+  withr::defer(tools::pskill(job$pid, tools::SIGKILL))
+  deadline <- Sys.time() + 60
+  while (!file.exists(flag) && Sys.time() < deadline) Sys.sleep(0.05)
+  expect_true(file.exists(flag))
+  tools::pskill(job$pid, tools::SIGINT)
+  res <- parallel::mccollect(job, wait = FALSE, timeout = 90)[[1]]
+  expect_identical(res$first, "interrupted")
+  expect_identical(res$leaked, 0L)
+  # Fitted again (not a hit: nothing was saved), without waiting.
+  expect_identical(res$mode, "warm")
+  expect_lt(res$seconds, 30)
+  expect_length(temp_files(t$root), 0L)
+})
