@@ -165,7 +165,9 @@
 #'   \eqn{e^{-d}}{exp(-d)}, it jumps to where mgcv would count it
 #'   converged.
 #'
-#' `warmstart_iterations` counts the outer iterations of every run.
+#' `warmstart_iterations` counts the outer iterations of every run, and so
+#' does a warm fit's `outer.info$iter` (`niter` for `bam()`; mgcv's own
+#' record would hold its last run's only).
 #'
 #' A warm fit reaches the cold fit's optimum or a better one where the cold
 #' search stops at a local optimum, with one limit: REML scores can have two

@@ -234,8 +234,9 @@ fit_gam <- function(inputs, seed_lookup) {
     return(list(fit = warm, mode = "cold", iterations = iterations))
   }
   escaped <- escape_flat(warm, G, in_out, run)
-  list(fit = escaped$fit, mode = "warm",
-       iterations = sum(iterations, escaped$iterations))
+  iterations <- sum(iterations, escaped$iterations)
+  list(fit = total_iterations(escaped$fit, iterations), mode = "warm",
+       iterations = iterations)
 }
 
 # A warm start, one Newton step at a time. mgcv's Newton method stops when
@@ -375,7 +376,7 @@ counted <- function(fit, iterations) {
 # of all the steps that made it, and the warnings of its own run.
 stepped_fit <- function(fit, iterations, control) {
   fit$control <- do.call(mgcv::gam.control, as.list(control))
-  fit$outer.info$iter <- iterations
+  fit <- total_iterations(fit, iterations)
   for (w in attr(fit, "ws_warnings")) warning(w)
   attr(fit, "ws_warnings") <- NULL
   attr(fit, "ws_iterations") <- iterations
@@ -618,8 +619,9 @@ fit_bam <- function(inputs, seed_lookup) {
   warm <- usable_warm(tryCatch(run(in_out), error = function(e) e))
   if (is.null(warm)) return(cold())
   escaped <- escape_flat(warm, G, in_out, run)
-  list(fit = escaped$fit, mode = "warm",
-       iterations = sum(outer_iterations(warm), escaped$iterations))
+  iterations <- sum(outer_iterations(warm), escaped$iterations)
+  list(fit = total_iterations(escaped$fit, iterations), mode = "warm",
+       iterations = iterations)
 }
 
 # Fitters ws_gam() does not know (and gamm()): memoized; seeded through
@@ -668,6 +670,17 @@ convergence_problem <- function(fit) {
     return(NULL)
   }
   conv
+}
+
+# A warm fit's outer.info$iter (bam's: niter) holds the outer iterations of
+# every run that made it (steps, the final run, restarts), as attribute
+# "warmstart_iterations" does: mgcv's count of its own last run alone
+# would understate what the fit cost, and differ by the path it took.
+total_iterations <- function(fit, iterations) {
+  if (is.null(outer_iterations(fit))) return(fit)
+  field <- if (is.null(fit$outer.info$iter)) "niter" else "iter"
+  fit$outer.info[[field]] <- iterations
+  fit
 }
 
 outer_iterations <- function(fit) {

@@ -22,6 +22,12 @@ test_that("a seed in a flat region of the REML score does not trap the fit", {
   expect_lt(rel_diff(warm$gcv.ubre, cold$gcv.ubre), 1e-6)
   # Restarting one coordinate is not a cold refit: fewer iterations in all.
   expect_lt(attr(warm, "warmstart_iterations"), cold$outer.info$iter)
+  # The fit's own record counts every run that made it, in the stored copy
+  # too.
+  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  hit <- ws_gam(gam_formula, db, method = "REML", store = t$store)
+  expect_identical(attr(hit, "warmstart"), "hit")
+  expect_identical(hit$outer.info$iter, warm$outer.info$iter)
 })
 
 linear_data <- function(n = 3000, seed = 8) {
@@ -88,6 +94,7 @@ test_that("a seed in a falling tail is not crawled down one step at a time", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
+  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("a step's control keeps the caller's, passes every test, tightens the inner fit", {
@@ -230,6 +237,7 @@ test_that("a smooth on its way into the null space jumps there", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
+  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("flat coordinates are those sloping down towards smaller values", {
@@ -288,6 +296,7 @@ test_that("a BFGS warm fit does not stop in a falling tail", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_identical(warm$control, cold$control)
+  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
@@ -309,6 +318,8 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lte(attr(warm, "warmstart_iterations"), cold$outer.info$iter + 1)
+  # Steps and mgcv's final run, all counted in the fit's own record.
+  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("an interrupt between warm steps leaves no claim, entry or file behind", {
