@@ -166,8 +166,8 @@
 #'   converged.
 #'
 #' `warmstart_iterations` counts the outer iterations of every run, and so
-#' does a warm fit's `outer.info$iter` (`niter` for `bam()`; mgcv's own
-#' record would hold its last run's only).
+#' does a warm fit's `outer.info$iter` (mgcv's own record would hold its
+#' last run's only).
 #'
 #' A warm fit reaches the cold fit's optimum or a better one where the cold
 #' search stops at a local optimum, with one limit: REML scores can have two

@@ -672,13 +672,15 @@ convergence_problem <- function(fit) {
   conv
 }
 
-# A warm fit's outer.info$iter (bam's: niter) holds the outer iterations of
-# every run that made it (steps, the final run, restarts), as attribute
+# A warm fit's outer.info$iter holds the outer iterations of every run
+# that made it (steps, the final run, restarts), as attribute
 # "warmstart_iterations" does: mgcv's count of its own last run alone
 # would understate what the fit cost, and differ by the path it took.
+# (The field that outer_iterations() read, of the type mgcv gave it.)
 total_iterations <- function(fit, iterations) {
   if (is.null(outer_iterations(fit))) return(fit)
   field <- if (is.null(fit$outer.info$iter)) "niter" else "iter"
+  if (is.integer(fit$outer.info[[field]])) iterations <- as.integer(iterations)
   fit$outer.info[[field]] <- iterations
   fit
 }

@@ -12,6 +12,7 @@ suppressPackageStartupMessages({
 })
 # The data sets and models, shared with bench/seeds.R.
 script <- sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE))
+script <- gsub("~+~", " ", script, fixed = TRUE) # how Rscript passes spaces
 source(file.path(if (length(script) == 1L) dirname(script) else "bench", "datasets.R"))
 
 # Elapsed seconds, and CPU seconds of this process (steadier on a loaded

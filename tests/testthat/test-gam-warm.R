@@ -24,7 +24,7 @@ test_that("a seed in a flat region of the REML score does not trap the fit", {
   expect_lt(attr(warm, "warmstart_iterations"), cold$outer.info$iter)
   # The fit's own record counts every run that made it, in the stored copy
   # too.
-  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  expect_equal(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
   hit <- ws_gam(gam_formula, db, method = "REML", store = t$store)
   expect_identical(attr(hit, "warmstart"), "hit")
   expect_identical(hit$outer.info$iter, warm$outer.info$iter)
@@ -94,7 +94,7 @@ test_that("a seed in a falling tail is not crawled down one step at a time", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
-  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  expect_equal(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("a step's control keeps the caller's, passes every test, tightens the inner fit", {
@@ -237,7 +237,7 @@ test_that("a smooth on its way into the null space jumps there", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lt(attr(warm, "warmstart_iterations"), raw$outer.info$iter)
-  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  expect_equal(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("flat coordinates are those sloping down towards smaller values", {
@@ -266,7 +266,7 @@ test_that("a step's warnings are held back, given only with the fit returned", {
                  "from the step")
   expect_null(attr(fit, "ws_warnings"))
   expect_identical(attr(fit, "ws_iterations"), 3)
-  expect_identical(fit$outer.info$iter, 3)
+  expect_identical(fit$outer.info$iter, 3L) # the type mgcv gave it
   expect_identical(fit$control, mgcv::gam.control(maxit = 50))
 })
 
@@ -296,7 +296,7 @@ test_that("a BFGS warm fit does not stop in a falling tail", {
   expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_identical(warm$control, cold$control)
-  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  expect_equal(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
@@ -319,23 +319,24 @@ test_that("a step from an indefinite Hessian hands over to mgcv's own search", {
                 warm$gcv.ubre < cold$gcv.ubre)
   expect_lte(attr(warm, "warmstart_iterations"), cold$outer.info$iter + 1)
   # Steps and mgcv's final run, all counted in the fit's own record.
-  expect_identical(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
+  expect_equal(warm$outer.info$iter, attr(warm, "warmstart_iterations"))
 })
 
 test_that("an interrupt between warm steps leaves no claim, entry or file behind", {
   # A warm fit runs in ws_gam()'s single flight: the key's claim is held,
   # and nothing is saved until the fit returns. An interrupt after the
   # first step run (here while the step's decrement is being read) must
-  # release the claim, save nothing and leak no descriptor; the next call
-  # for the key then fits at once (a leaked claim would make it wait out
-  # its timeout for a holder that is itself).
+  # release the claim (its file removed), save nothing and leak no
+  # descriptor; the next call for the key then fits at once (a leaked claim
+  # would make it wait out its timeout for a holder that is itself).
   skip_on_os(c("windows", "mac")) # fork, SIGINT, /proc
-  t <- gam_store()
+  # A long ttl: the seed must outlive a slow run (valgrind, a loaded machine).
+  t <- temp_store(size_budget = 200 * 1024^2, ttl = 3600)
   set.seed(5)
   d <- mgcv::gamSim(1, n = 2000, verbose = FALSE)
   ws_gam(gam_formula, d, method = "REML", store = t$store)
   db <- d[-(1:200), ]
-  flag <- tempfile()
+  flag <- withr::local_tempfile()
   job <- parallel::mcparallel({
     fds <- function() length(list.files("/proc/self/fd"))
     before <- fds()
@@ -348,19 +349,28 @@ test_that("an interrupt between warm steps leaves no claim, entry or file behind
                       interrupt = function(e) "interrupted")
     suppressMessages(untrace("newton_decrement", where = asNamespace("warmstart")))
     leaked <- fds() - before
+    claims <- list.files(file.path(t$root, ".warmstart", "claims"), all.files = TRUE,
+                         no.. = TRUE)
     started <- Sys.time()
     second <- ws_gam(gam_formula, db, method = "REML", store = t$store, timeout = 60)
-    list(first = first, leaked = leaked, mode = attr(second, "warmstart"),
+    list(first = first, leaked = leaked, claims = claims,
+         mode = attr(second, "warmstart"),
          seconds = as.numeric(Sys.time() - started, units = "secs"))
   }, silent = TRUE)
-  withr::defer(tools::pskill(job$pid, tools::SIGKILL))
+  collected <- FALSE
+  withr::defer(if (!collected) {
+    tools::pskill(job$pid, tools::SIGKILL)
+    suppressWarnings(parallel::mccollect(job, wait = TRUE))
+  })
   deadline <- Sys.time() + 60
   while (!file.exists(flag) && Sys.time() < deadline) Sys.sleep(0.05)
   expect_true(file.exists(flag))
   tools::pskill(job$pid, tools::SIGINT)
   res <- parallel::mccollect(job, wait = FALSE, timeout = 90)[[1]]
+  collected <- !is.null(res)
   expect_identical(res$first, "interrupted")
   expect_identical(res$leaked, 0L)
+  expect_length(res$claims, 0L)
   # Fitted again (not a hit: nothing was saved), without waiting.
   expect_identical(res$mode, "warm")
   expect_lt(res$seconds, 30)
