@@ -280,7 +280,7 @@ warm_fit <- function(G, in_out, theta, run, args, steps = 5L) {
   tol <- newton_tol(control)
   one_step <- step_control(control, tol)
   guess <- initial_guess(G)
-  far <- if (!is.null(guess) && is.null(G$L)) log(in_out$sp) > log(guess) + 5
+  far <- if (!is.null(guess) && is.null(G$L)) far_above_guess(in_out$sp, guess)
   if (!newton_outer(args, G$family)) {
     if (!probed_outer(args, G$family)) return(counted(run(in_out, theta), 0))
     return(probe_then_fit(G, in_out, theta, run, one_step, guess, far))
@@ -289,6 +289,7 @@ warm_fit <- function(G, in_out, theta, run, args, steps = 5L) {
   before <- NULL # the step before, unless its sp were changed since
   jumped <- NULL # the step a jump started from
   may_jump <- TRUE
+  hand_over <- FALSE # to mgcv's own search, from where this step ended
   for (s in seq_len(steps)) {
     fit <- quietly(run(in_out, theta, one_step))
     iterations <- sum(iterations, outer_iterations(fit))
@@ -323,9 +324,7 @@ warm_fit <- function(G, in_out, theta, run, args, steps = 5L) {
       # Newton step, goes on from here.
       # (Without links, handing over cost more than it saved: 0.72x cold
       # against 0.80x on gamair::mack, 0.42x against 0.45x on Boston.)
-      in_out <- list(sp = sp, scale = seed$scale)
-      theta <- seed_theta_value(seed, fit$family)
-      break
+      hand_over <- TRUE
     } else if (length(rising) > 0L) {
       sp[rising] <- sp[rising] * null_space_jump(fit, G, rising, tol)
       jumped <- fit
@@ -333,6 +332,7 @@ warm_fit <- function(G, in_out, theta, run, args, steps = 5L) {
     }
     in_out <- list(sp = sp, scale = seed$scale)
     theta <- seed_theta_value(seed, fit$family)
+    if (hand_over) break
   }
   counted(run(in_out, theta), iterations)
 }
@@ -467,14 +467,14 @@ newton_decrement <- function(fit, tol) {
     return(Inf)
   }
   g <- as.numeric(g)
-  level <- score_scale(fit)
-  active <- abs(g) > level * tol * 0.1 | abs(diag(h)) > level * tol * 0.1
+  level <- converged_level(fit, tol)
+  active <- abs(g) > level | abs(diag(h)) > level
   if (!any(active)) return(0)
   h <- h[active, active, drop = FALSE]
   g <- g[active]
   e <- eigen(h, symmetric = TRUE)
   if (min(e$values) <= max(abs(e$values)) * .Machine$double.eps^0.7) return(Inf)
-  d <- 0.5 * sum((crossprod(e$vectors, g))^2 / e$values) / level
+  d <- 0.5 * sum((crossprod(e$vectors, g))^2 / e$values) / score_scale(fit)
   if (is.finite(d)) d else Inf
 }
 
@@ -487,6 +487,10 @@ score_scale <- function(fit) {
   reml <- isTRUE(fit$method %in% c("REML", "ML", "P-REML", "P-ML"))
   score + if (reml) abs(log(scale)) else scale
 }
+
+# The gradient (and curvature) below which newton() counts a coordinate
+# converged: conv.tol / 10 of its score scale.
+converged_level <- function(fit, tol) score_scale(fit) * tol * 0.1
 
 # Flat regions. A seed can put a smoothing parameter far above where
 # this data wants it: the smooth is penalized into its null space, and the
@@ -509,9 +513,7 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
     if (length(flat) == 0L) break
     if (is.null(guess)) guess <- initial_guess(G)
     if (is.null(guess)) break
-    # Out where mgcv itself never starts (it keeps its starts within e^5
-    # of this guess).
-    flat <- flat[log(best$sp[flat]) > log(guess[flat]) + 5]
+    flat <- flat[far_above_guess(best$sp[flat], guess[flat])]
     if (length(flat) == 0L) break
     sp <- unname(best$sp)
     sp[flat] <- guess[flat]
@@ -555,7 +557,7 @@ rising_coordinates <- function(before, fit, G, tol) {
   if (is.null(a) || is.null(b) || length(before$sp) != n_sp) return(integer())
   moved <- log(fit$sp) - log(before$sp)
   # Only those mgcv would still move (gradient above conv.tol / 10).
-  level <- score_scale(fit) * tol * 0.1
+  level <- converged_level(fit, tol)
   sloped <- a$g < -level & b$g < -level
   shrunk <- rep(NA_real_, n_sp)
   shrunk[sloped] <- log(a$g[sloped] / b$g[sloped])
@@ -572,7 +574,7 @@ rising_coordinates <- function(before, fit, G, tol) {
 # scale); at least e, at most e^20.
 null_space_jump <- function(fit, G, idx, tol) {
   d <- sp_derivatives(fit, G, length(fit$sp))
-  level <- score_scale(fit) * tol * 0.1
+  level <- converged_level(fit, tol)
   exp(pmin(pmax(log(abs(d$g[idx]) / level), 1), 20))
 }
 
@@ -592,6 +594,10 @@ sp_derivatives <- function(fit, G, n_sp) {
   idx <- nth + seq_len(n_sp)
   list(g = as.numeric(g)[idx], h = diag(h)[idx])
 }
+
+# Smoothing parameters out where mgcv itself never starts: it keeps its
+# starts within e^5 of its initial guess.
+far_above_guess <- function(sp, guess) log(sp) > log(guess) + 5
 
 # mgcv's own start for the smoothing parameters (initial.sp() on the
 # weighted model matrix), or NULL.
