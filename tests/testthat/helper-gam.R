@@ -16,6 +16,17 @@ resample <- function(d, seed) {
 
 rel_diff <- function(a, b) abs(a - b) / abs(b)
 
+# A warm fit is at the cold fit's optimum (REML score to 1e-6, relative),
+# or at a better one: REML surfaces can have local optima, and a warm
+# search may pass one that a cold search stops at.
+expect_at_cold_optimum <- function(warm, cold, label = NULL) {
+  if (is.null(label)) {
+    label <- sprintf("warm score %.10g against cold %.10g", warm$gcv.ubre, cold$gcv.ubre)
+  }
+  expect_true(rel_diff(warm$gcv.ubre, cold$gcv.ubre) < 1e-6 ||
+                warm$gcv.ubre < cold$gcv.ubre, label = label)
+}
+
 # Fits are ~0.1-1 MB: give them room (temp_store()'s default is 1 MiB).
 gam_store <- function(env = parent.frame()) {
   temp_store(size_budget = 200 * 1024^2, env = env)
