@@ -13,6 +13,7 @@ deps:
 
 # Install the package from a built tarball (so no object files land in src/).
 install: deps
+	@sh tools/check-tree-links.sh
 	@rm -rf .install && mkdir -p .install
 	cd .install && $(R) CMD build --no-build-vignettes --no-manual .. >/dev/null
 	$(R) CMD INSTALL .install/warmstart_*.tar.gz
@@ -55,8 +56,10 @@ check-depends-only: deps
 sanitize: deps
 	@sh tools/sanitize.sh
 
-# The C core cross-built for Windows (MinGW-w64) and its test program run
-# under Wine, after the same program natively (tools/windows/test.sh).
+# The C core cross-built for Windows (MinGW-w64), with the bundled cJSON,
+# and its test program run under Wine, after the same program natively
+# (tools/windows/test.sh). Its Wine prefix and build live outside the tree,
+# under ~/.cache/warmstart/windows/ (or WARMSTART_WINDOWS_DIR).
 test-windows:
 	@sh tools/windows/test.sh
 
@@ -83,5 +86,8 @@ check-posix:
 fuzz:
 	@sh tools/fuzz/run.sh
 
+# Removes build outputs in the tree, and the Wine prefix and build of
+# `make test-windows`, which live outside it (tools/windows/test.sh --dir).
 clean:
-	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/*.so src/Makevars src/Makevars.win .windows
+	rm -rf .check .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/cjson/*.o src/*.so src/Makevars src/Makevars.win .windows
+	rm -rf "$$(sh tools/windows/test.sh --dir)"

@@ -19,6 +19,12 @@ docs_stale=0
 sh "$top/tools/docs.sh" --check >docs.log 2>&1 || docs_stale=1
 cat docs.log
 
+# R CMD build copies the tree following links: one leading out of it (a
+# Wine prefix's z: -> /) would copy the filesystem. Named, and no build.
+if ! sh "$top/tools/check-tree-links.sh" "$top"; then
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 "$R_BIN" CMD build --no-resave-data "$top" >build.log 2>&1
 status=$?
 cat build.log

@@ -17,6 +17,7 @@ mkdir -p "$out/tmp"
 sh "$top/tools/install-deps.sh" --coverage-tools || exit 1
 
 cd "$out" || exit 1
+sh "$top/tools/check-tree-links.sh" "$top" || exit 1
 "$R_BIN" CMD build --no-build-vignettes --no-manual "$top" >build.log 2>&1 || {
   cat build.log; exit 1; }
 tar xzf warmstart_*.tar.gz

@@ -8,17 +8,33 @@
 # only under Wine is the Windows layer's (src/core/platform_win.c).
 #
 # Installs what is missing with apt-get (gcc-mingw-w64-x86-64, wine64).
-# cJSON is not in Debian's MinGW packages: its source comes from Debian's
-# own source package (the one libcjson-dev is built from), fetched with
-# apt-get into .windows/ without changing the system's apt sources, and
-# compiled into the test program only (not into the R package). Set
-# WARMSTART_CJSON_SRC to a directory holding cJSON.c and cJSON.h to use
-# another copy. Output ends with "N passed, N failed".
+# cJSON is the copy the package bundles (src/cjson/, built in by
+# configure.win when Rtools has none), on both sides.
+#
+# Everything this makes -- the Wine prefix (whose dosdevices/z: is a link
+# to /), objects, programs, logs, the stores the runs write -- lives
+# outside the source tree, in
+#   WARMSTART_WINDOWS_DIR, or ${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/windows/<key>
+# (<key>: a checksum of this tree's path, so two checkouts do not share a
+# Wine server), kept between runs for the prefix. `sh tools/windows/test.sh
+# --dir` prints it; `make clean` removes it. R CMD build copies the tree
+# following links, so a prefix inside it would copy the whole filesystem.
+# Output ends with "N passed, N failed".
 set -eu
 cd "$(dirname "$0")/../.."
 top="$(pwd)"
-out="$top/.windows"
+key="$(printf '%s' "$top" | cksum | cut -d' ' -f1)"
+out="${WARMSTART_WINDOWS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/warmstart/windows/$key}"
+if [ "${1:-}" = "--dir" ]; then
+  echo "$out"
+  exit 0
+fi
+case "$out/" in
+  "$top"/*) echo "test-windows: $out is inside the source tree; choose a directory outside it" >&2
+            exit 2 ;;
+esac
 mkdir -p "$out"
+echo "test-windows: building and running in $out"
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -31,35 +47,14 @@ if [ -n "$need" ]; then
   echo "test-windows: installing$need"
   as_root apt-get update -qq
   # shellcheck disable=SC2086
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq $need >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq \
+    -o DPkg::Lock::Timeout=600 $need >/dev/null
 fi
 
-# ---- cJSON's source ----
-cjson="${WARMSTART_CJSON_SRC:-}"
-if [ -z "$cjson" ]; then
-  cjson="$(find "$out/cjson" -maxdepth 2 -name cJSON.c -exec dirname {} \; 2>/dev/null | head -n 1)"
-fi
-if [ -z "$cjson" ]; then
-  echo "test-windows: fetching Debian's cJSON source package"
-  apt="$out/apt"
-  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$out/cjson"
-  codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
-  echo "deb-src http://deb.debian.org/debian $codename main" >"$apt/sources.list"
-  opts="-o Dir::Etc::SourceList=$apt/sources.list -o Dir::Etc::SourceParts=/dev/null
-        -o Dir::State::Lists=$apt/lists -o Dir::Cache=$apt/cache -o Debug::NoLocking=1"
-  # shellcheck disable=SC2086
-  apt-get $opts update -qq >/dev/null 2>&1 &&
-    (cd "$out/cjson" && apt-get $opts source --download-only cjson >/dev/null 2>&1) || {
-    echo "test-windows: cannot fetch the cJSON source package; set WARMSTART_CJSON_SRC" >&2
-    echo "to a directory with cJSON.c and cJSON.h (https://github.com/DaveGamble/cJSON)" >&2
-    exit 2
-  }
-  tar -xzf "$out"/cjson/cjson_*.orig.tar.gz -C "$out/cjson"
-  cjson="$(find "$out/cjson" -maxdepth 2 -name cJSON.c -exec dirname {} \; | head -n 1)"
-fi
-# meta.c includes <cjson/cJSON.h>, as Debian installs it.
-mkdir -p "$out/include/cjson"
-cp "$cjson/cJSON.h" "$out/include/cjson/cJSON.h"
+# meta.c includes <cjson/cJSON.h>: src/cjson/cJSON.h with -Isrc. The
+# defines are configure.win's: the locale's decimal point handled, and no
+# dllexport of cJSON's functions.
+cjson_flags="-Isrc -DENABLE_LOCALES -DCJSON_HIDE_SYMBOLS"
 
 # ---- builds ----
 warn="-Wall -Wextra -Werror"
@@ -67,9 +62,9 @@ core="$(ls src/core/*.c)"
 
 echo "== native build (control)"
 # shellcheck disable=SC2086
-${CC:-cc} -std=gnu99 -O2 -g $warn -Isrc/core $(pkg-config --cflags libcrypto libcjson) \
-  $core tools/windows/core_test.c \
-  $(pkg-config --libs libcrypto libcjson) -pthread -o "$out/core_test"
+${CC:-cc} -std=gnu99 -O2 -g $warn -Isrc/core $cjson_flags $(pkg-config --cflags libcrypto) \
+  $core tools/windows/core_test.c src/cjson/cJSON.c \
+  $(pkg-config --libs libcrypto) -pthread -o "$out/core_test"
 
 echo "== Windows build (x86_64-w64-mingw32-gcc)"
 wcc=x86_64-w64-mingw32-gcc
@@ -77,13 +72,13 @@ command -v x86_64-w64-mingw32-gcc-posix >/dev/null 2>&1 && wcc=x86_64-w64-mingw3
 rm -rf "$out/obj" && mkdir -p "$out/obj"
 # MinGW's own printf for %zu and %lld under the old msvcrt (R's toolchain
 # uses UCRT, which has them).
-wflags="-std=gnu99 -O2 -D__USE_MINGW_ANSI_STDIO=1 -Isrc/core -I$out/include"
+wflags="-std=gnu99 -O2 -D__USE_MINGW_ANSI_STDIO=1 -Isrc/core $cjson_flags"
 for f in $core tools/windows/core_test.c; do
   # shellcheck disable=SC2086
   $wcc $wflags $warn -c "$f" -o "$out/obj/$(basename "$f" .c).o"
 done
 # shellcheck disable=SC2086
-$wcc $wflags -c "$cjson/cJSON.c" -o "$out/obj/cJSON.o"
+$wcc $wflags -c src/cjson/cJSON.c -o "$out/obj/cJSON.o"
 $wcc -static "$out"/obj/*.o -lbcrypt -ladvapi32 -lntdll -o "$out/core_test.exe"
 
 # ---- runs ----
