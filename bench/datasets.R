@@ -1,13 +1,22 @@
 # The public data sets and models of bench/realdata.R and bench/seeds.R,
 # each model as its author (or mgcv's documentation) would fit it. The data
 # come from MASS (with R) and gamair (CRAN: installed into a private
-# library, WARMSTART_BENCH_LIB or .bench-lib/, if missing). DATASETS=a,b
-# keeps only those.
+# library, WARMSTART_BENCH_LIB or .bench-lib/, if missing, from the CRAN
+# repository R is configured with: getOption("repos")). DATASETS=a,b keeps
+# only those.
+cran_repo <- function() {
+  repos <- getOption("repos")
+  cran <- if ("CRAN" %in% names(repos)) repos[["CRAN"]] else ""
+  if (is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@")) {
+    stop("no CRAN repository is set: set one with options(repos = c(CRAN = \"...\")) ",
+         "(e.g. in ~/.Rprofile) and run again", call. = FALSE)
+  }
+  sub("/+$", "", cran)
+}
 lib <- Sys.getenv("WARMSTART_BENCH_LIB", ".bench-lib")
 if (!requireNamespace("gamair", quietly = TRUE, lib.loc = c(lib, .libPaths()))) {
   dir.create(lib, showWarnings = FALSE, recursive = TRUE)
-  utils::install.packages("gamair", lib = lib, repos = "https://cloud.r-project.org",
-                          quiet = TRUE)
+  utils::install.packages("gamair", lib = lib, repos = cran_repo(), quiet = TRUE)
 }
 .libPaths(c(lib, .libPaths()))
 data_of <- function(name, package) {

@@ -8,7 +8,8 @@
 #   bam (mgcv x)    fREML, once for the installed mgcv (1.8-x: no in.out,
 #                   memoized only) and once for mgcv >= 1.9-0 from a private
 #                   library (WARMSTART_MGCV19_LIB, or installed into
-#                   .bench-lib/mgcv-1.9 from the CRAN archive)
+#                   .bench-lib/mgcv-1.9 from the archive of the CRAN
+#                   repository getOption("repos") names)
 # Targets per row: warm outer iterations below cold and every warm fit at
 # the cold optimum to 1e-6 relative or better; the gaussian row also
 # <= 0.28x iterations and <= 0.51x time. Then a hit from disk (< 0.2 s).
@@ -148,8 +149,14 @@ for (k in c("gaussian", "poisson", "nb", "gaulss", "bam")) {
 lib19 <- Sys.getenv("WARMSTART_MGCV19_LIB", file.path(".bench-lib", "mgcv-1.9"))
 if (!file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
   dir.create(lib19, recursive = TRUE, showWarnings = FALSE)
+  # From the archive of the CRAN repository R is configured with.
+  cran <- getOption("repos")[["CRAN"]]
+  if (is.null(cran) || is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@")) {
+    stop("no CRAN repository is set: set one with options(repos = c(CRAN = \"...\")) ",
+         "(e.g. in ~/.Rprofile), or give WARMSTART_MGCV19_LIB", call. = FALSE)
+  }
   try(utils::install.packages(
-    "https://cloud.r-project.org/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz",
+    paste0(sub("/+$", "", cran), "/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz"),
     lib = lib19, repos = NULL, type = "source", quiet = TRUE))
 }
 if (file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {

@@ -50,6 +50,14 @@ if [ -z "${WARMSTART_REFSTORE:-}" ]; then
   fi
 fi
 export WARMSTART_REFSTORE
+# The CRAN repository R is configured with (Rprofile.site, ~/.Rprofile),
+# for tests that fetch from it (test-suites.R): R CMD check runs them with
+# --vanilla, which reads neither.
+if [ -z "${WARMSTART_REPOS:-}" ]; then
+  WARMSTART_REPOS="$("$(dirname "$(command -v "$R_BIN")")/Rscript" -e \
+    'r <- getOption("repos"); if ("CRAN" %in% names(r)) cat(r[["CRAN"]])' 2>/dev/null || true)"
+fi
+export WARMSTART_REPOS
 # Figures the reliability tests measured (see the README's RELIABILITY).
 WARMSTART_FIGURES="$out/figures.txt"
 export WARMSTART_FIGURES

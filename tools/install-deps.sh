@@ -2,7 +2,10 @@
 # Install what building, checking and demonstrating warmstart needs and this
 # machine lacks. System libraries come from apt-get (when run as root on a
 # Debian-like system); R packages from Debian's r-cran-* packages when
-# possible, otherwise from CRAN. Does nothing when everything is present.
+# possible, otherwise from the CRAN repository R is configured with
+# (getOption("repos"), from Rprofile.site or ~/.Rprofile: these R calls do
+# not use --vanilla, which would skip both). Does nothing when everything
+# is present.
 # --cran-tools: only the tools of `make check-cran`; --network: also what
 # `make test-network` needs (sshfs, openssh-server).
 set -eu
@@ -10,6 +13,15 @@ set -eu
 R_BIN="${R:-R}"
 RSCRIPT="$(dirname "$(command -v "$R_BIN")")/Rscript"
 [ -x "$RSCRIPT" ] || RSCRIPT=Rscript
+
+# R code that sets `cran` to the configured CRAN repository, or stops
+# asking for one.
+CRAN_REPO='cran <- getOption("repos")[["CRAN"]]
+if (is.null(cran) || is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@"))
+  stop("no CRAN repository is set: set one with options(repos = c(CRAN = \"...\")) ",
+       "in Rprofile.site or ~/.Rprofile, or install the packages named above yourself",
+       call. = FALSE)
+cran <- sub("/+$", "", cran)'
 
 # Needed to build and check the package (tests and vignette included), and
 # roxygen2 to check that man/ and NAMESPACE match R/ (tools/docs.sh).
@@ -56,8 +68,8 @@ if [ "${1:-}" = "--coverage-tools" ]; then
     if can_apt; then
       apt_install r-cran-covr || true
     fi
-    "$RSCRIPT" --vanilla -e 'if (!requireNamespace("covr", quietly = TRUE))
-      install.packages("covr", repos = "https://cloud.r-project.org", quiet = TRUE)'
+    "$RSCRIPT" -e "$CRAN_REPO" -e 'if (!requireNamespace("covr", quietly = TRUE))
+      install.packages("covr", repos = cran, quiet = TRUE)'
   fi
   command -v gcov >/dev/null 2>&1 || {
     if can_apt; then apt_install gcc; else echo "install-deps: gcov is missing" >&2; fi; }
@@ -133,7 +145,7 @@ if [ -n "$r_missing" ] && can_apt; then
 fi
 if [ -n "$r_missing" ]; then
   echo "install-deps: installing from CRAN: $r_missing"
-  "$RSCRIPT" --vanilla -e '
+  "$RSCRIPT" -e "$CRAN_REPO" -e '
     p <- commandArgs(TRUE)
     lib <- .libPaths()[file.access(.libPaths(), 2) == 0][1]
     if (is.na(lib)) {
@@ -141,8 +153,7 @@ if [ -n "$r_missing" ]; then
       dir.create(lib, recursive = TRUE, showWarnings = FALSE)
       .libPaths(c(lib, .libPaths()))
     }
-    install.packages(p, lib = lib, repos = "https://cloud.r-project.org",
-                     quiet = TRUE)' $r_missing || true
+    install.packages(p, lib = lib, repos = cran, quiet = TRUE)' $r_missing || true
 fi
 
 # mgcv >= 1.9-0 (bam() takes in.out) in a private library, for the test
@@ -153,8 +164,8 @@ if [ ! -f "$mgcv19/mgcv/DESCRIPTION" ] &&
    ! "$RSCRIPT" --vanilla -e 'q(status = packageVersion("mgcv") < "1.9.0")' >/dev/null 2>&1; then
   echo "install-deps: mgcv 1.9-1 into $mgcv19 (for the bam in.out test)"
   mkdir -p "$mgcv19"
-  "$RSCRIPT" --vanilla -e '
-    install.packages("https://cloud.r-project.org/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz",
+  "$RSCRIPT" -e "$CRAN_REPO" -e '
+    install.packages(paste0(cran, "/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz"),
                      lib = commandArgs(TRUE)[1], repos = NULL, type = "source",
                      quiet = TRUE)' "$mgcv19" >/dev/null 2>&1 ||
     echo "install-deps: could not install mgcv 1.9-1 (its test will skip)"

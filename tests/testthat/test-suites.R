@@ -5,6 +5,20 @@
 # fetched them into, WARMSTART_SUITES); where neither is possible the test
 # skips with a message. See suites/run-suite.R.
 
+# The CRAN repository R is configured with: getOption("repos"), or, as
+# R CMD check runs the tests with --vanilla (no Rprofile.site, no
+# ~/.Rprofile), the one tools/check.sh read from R's configuration
+# (WARMSTART_REPOS). NULL when none is set.
+cran_repo <- function() {
+  repos <- getOption("repos")
+  cran <- if ("CRAN" %in% names(repos)) repos[["CRAN"]] else ""
+  if (is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@")) {
+    cran <- Sys.getenv("WARMSTART_REPOS")
+  }
+  if (!nzchar(cran) || identical(cran, "@CRAN@")) return(NULL)
+  sub("/+$", "", cran)
+}
+
 # cache_disk()'s own file format (read_fn, write_fn, extension: its .rds or
 # .csv files), which ws_cachem() has no use for: entries are the store's.
 excused <- "Cache disk can use different formts"
@@ -17,7 +31,8 @@ suite_tarball <- function(pkg, version) {
   }
   dest <- file.path(tempdir(), name)
   if (file.exists(dest)) return(dest)
-  cran <- "https://cloud.r-project.org/src/contrib"
+  if (is.null(cran_repo())) return(NULL)
+  cran <- paste0(cran_repo(), "/src/contrib")
   for (url in c(sprintf("%s/Archive/%s/%s", cran, pkg, name),
                 sprintf("%s/%s", cran, name))) {
     ok <- tryCatch({
@@ -33,8 +48,9 @@ suite_tarball <- function(pkg, version) {
 # The version CRAN has now (when the wanted one is not to be had, e.g. its
 # archive is out of reach), NULL when CRAN is out of reach.
 cran_current <- function(pkg) {
+  if (is.null(cran_repo())) return(NULL)
   db <- tryCatch(suppressWarnings(utils::available.packages(
-    repos = "https://cloud.r-project.org", type = "source")),
+    repos = cran_repo(), type = "source")),
     error = function(e) NULL)
   if (is.null(db) || !pkg %in% rownames(db)) return(NULL)
   db[pkg, "Version"]
@@ -53,6 +69,10 @@ suite_sources <- function(pkg, version) {
   }
   # Worded as a missing tool, which is what it is here: check.sh lets a
   # test skip for nothing else.
+  skip_if(is.null(tarball) && is.null(cran_repo()),
+          sprintf(paste("%s %s's test suite is not installed: no CRAN repository is set",
+                        "(options(repos = c(CRAN = ...)), or WARMSTART_REPOS)"),
+                  pkg, version))
   skip_if(is.null(tarball),
           sprintf("%s %s's test suite is not installed: CRAN is out of reach",
                   pkg, version))
@@ -88,8 +108,12 @@ install_needs <- function(description, lib) {
     wanted <- sub(".*\\(\\s*>=\\s*([^)[:space:]]+)\\s*\\).*", "\\1", dep)
     have <- tryCatch(utils::packageVersion(name), error = function(e) NULL)
     if (is.null(have) || (wanted != dep && have < wanted)) {
+      if (is.null(cran_repo())) {
+        stop("no CRAN repository is set to install ", name, " from: set ",
+             "options(repos = c(CRAN = ...)) or WARMSTART_REPOS")
+      }
       utils::install.packages(name, lib = lib, type = "source", quiet = TRUE,
-                              repos = "https://cloud.r-project.org")
+                              repos = cran_repo())
     }
   }
 }
