@@ -226,7 +226,9 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
     stop(ws_condition("ws_error", paste0("ws_gam() needs the mgcv package: ",
                                          "install.packages(\"mgcv\")")))
   }
-  call <- sys.call()
+  # The call as gam() records its own: every argument named, so update()
+  # and a hit's $call work whichever way the formula was passed.
+  call <- match.call()
   caller <- parent.frame()
   if (missing(formula) || !(inherits(formula, "formula") ||
       (is.list(formula) && length(formula) > 0L &&
@@ -278,6 +280,9 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
     fit_and_seed(inputs, digests, store, call)
   }, timeout)
   fit <- result$fit
+  # A hit is returned with this call, not the one that made it: update()
+  # re-evaluates the call in its caller's frame.
+  if (inherits(fit, "gam")) fit$call <- call
   attr(fit, "warmstart") <- result$mode
   attr(fit, "warmstart_iterations") <- result$iterations
   fit
@@ -336,7 +341,10 @@ fewer_observations <- function(seed, stored) {
 
 # The stored copy of a fit: formulas and terms point at the global
 # environment, so serializing the fit does not drag the environment it was
-# made in (a function's frame, or a workspace) into the store.
+# made in (a function's frame, or a workspace) into the store. Only what
+# changes is assigned back: assigning an attribute can have side effects
+# (setting "dim" drops "dimnames", which left a terms object's "factors"
+# without names, and model.matrix() refused it).
 without_environments <- function(x) {
   if (inherits(x, "formula")) attr(x, ".Environment") <- globalenv()
   if (is.list(x) && !is.data.frame(x)) {
@@ -346,7 +354,9 @@ without_environments <- function(x) {
   }
   for (a in setdiff(names(attributes(x)), c("names", "class", "row.names",
                                              ".Environment"))) {
-    attr(x, a) <- without_environments(attr(x, a))
+    old <- attr(x, a)
+    new <- without_environments(old)
+    if (!identical(old, new)) attr(x, a) <- new
   }
   x
 }
