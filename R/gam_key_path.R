@@ -122,13 +122,19 @@ flatten_specs <- function(specs) {
 }
 
 # The package whose smooth.construct() method builds a specification, found
-# as mgcv's dispatch finds it (from mgcv's namespace: its own methods, then
-# the search path and the S3 registry), or NULL when the method is defined
-# outside a package (or not at all).
+# as mgcv's dispatch finds it (as getS3method(envir = mgcv's namespace)
+# does: mgcv's namespace, its imports, base, the workspace and the search
+# path, then the S3 registry of mgcv, where smooth.construct() is defined),
+# or NULL when the method is defined outside a package (or not at all).
 smooth_class_home <- function(spec) {
+  mgcv_ns <- asNamespace("mgcv")
+  table <- mgcv_ns[[".__S3MethodsTable__."]]
   for (cl in class(spec)) {
-    m <- utils::getS3method("smooth.construct", cl, optional = TRUE,
-                            envir = asNamespace("mgcv"))
+    name <- paste0("smooth.construct.", cl)
+    m <- get0(name, envir = mgcv_ns, mode = "function")
+    if (is.null(m) && is.environment(table)) {
+      m <- get0(name, envir = table, mode = "function", inherits = FALSE)
+    }
     if (!is.null(m)) {
       return(list(class = cl, package = package_of(topenv(environment(m)))))
     }
