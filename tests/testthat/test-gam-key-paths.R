@@ -123,6 +123,20 @@ test_that("a user method of a package generic in the formula is keyed", {
   expect_not_stale(first, ws(), fresh, "user method of sqrt()")
 })
 
+test_that("a formula reading a variable by name (get()) is keyed", {
+  t <- gam_store()
+  d <- path_data()
+  z <- d$x1
+  ws <- function() ws_gam(y ~ s(x0) + I(get("z")), d, method = "REML",
+                          store = t$store)
+  first <- ws()
+  expect_identical(attr(first, "warmstart_key"), "model")
+  expect_identical(attr(ws(), "warmstart"), "hit")
+  z <- d$x1^3
+  fresh <- mgcv::gam(y ~ s(x0) + I(get("z")), data = d, method = "REML")
+  expect_not_stale(first, ws(), fresh, "get() in the formula")
+})
+
 test_that("a fitter closure's free variables are keyed", {
   t <- gam_store()
   d <- path_data()
