@@ -123,6 +123,27 @@ test_that("a user method of a package generic in the formula is keyed", {
   expect_not_stale(first, ws(), fresh, "user method of sqrt()")
 })
 
+test_that("an S3 method registered outside a package is seen", {
+  t <- gam_store()
+  d <- path_data()
+  d$u <- structure(d$x1, class = "wsk_registered")
+  table <- asNamespace("base")[[".__S3MethodsTable__."]]
+  withr::defer(rm(list = intersect("Math.wsk_registered", ls(table)), envir = table))
+  register <- function(power) {
+    registerS3method("Math", "wsk_registered", function(x, ...) {
+      get(.Generic)(unclass(x)^power, ...)
+    }, envir = asNamespace("base"))
+  }
+  ws <- function() ws_gam(y ~ s(x0) + sqrt(u), d, method = "REML", store = t$store)
+  register(1)
+  first <- ws()
+  expect_identical(attr(first, "warmstart_key"), "model")
+  expect_identical(attr(ws(), "warmstart"), "hit")
+  register(4)
+  fresh <- mgcv::gam(y ~ s(x0) + sqrt(u), data = d, method = "REML")
+  expect_not_stale(first, ws(), fresh, "registered method of sqrt()")
+})
+
 test_that("a formula reading a variable by name (get()) is keyed", {
   t <- gam_store()
   d <- path_data()
