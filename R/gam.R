@@ -48,7 +48,8 @@
 #'
 #' The exact key (made with [ws_key()]) covers everything the fit
 #' depends on, so that a stored fit is returned (mode `"hit"`) only for
-#' a call whose fit would be the same:
+#' a call whose fit would be the same. Its symbolic form (see Two key
+#' paths for where it is used, and what is keyed instead elsewhere) covers:
 #'
 #' * the fitter (its definition), the formula, the data (every column);
 #' * every free symbol of the formula not found in `data`, resolved
@@ -73,6 +74,43 @@
 #' pointer) is an error of class `ws_bad_argument` naming it (field
 #' `argument`: `"formula"` for the formula's variables, else the
 #' argument's name); nothing is left out silently.
+#'
+#' ## Two key paths: symbolic, or what the model is
+#'
+#' The key above describes the inputs symbolically, and R has many ways
+#' round a description: mgcv finds a smooth class by name wherever it is
+#' defined, S3 dispatch reaches methods defined anywhere, a function reads
+#' variables (or calls `get()`) when it runs. So this symbolic key is used
+#' only where it provably covers every input (attribute `"warmstart_key"`
+#' of the fit: `"symbolic"`):
+#'
+#' * the fitter is a package's function (`mgcv::gam`, `mgcv::bam`, ...);
+#' * every function the formula calls is base R's or a package's (keyed by
+#'   the package's version), and not one that reads state by name
+#'   (`get()`, `eval()`, `getOption()`, `Sys.getenv()`, ...);
+#' * every smooth class, tensor product margins included, is built by a
+#'   `smooth.construct()` method from mgcv or another package (found as
+#'   mgcv finds it);
+#' * no S3 method defined outside a package (in the workspace, or
+#'   registered by `registerS3method()`) exists for a class of the
+#'   formula's variables (or for `"default"`);
+#' * no argument (the family included) and no variable of the formula holds
+#'   a function defined outside a package.
+#'
+#' Any other call (a smooth class or a transform function of your own, a
+#' user generic and its methods, a fitter of your own, a family made in the
+#' workspace) is keyed by what the model is (`"model"`): the SHA-256 of the
+#' model `gam(..., fit = FALSE)` prepares (`bam()`'s for `bam`; `gam()`'s
+#' for other fitters, from the arguments `gam()` takes): model matrix,
+#' penalties, response, weights, offset, model frame, covariate summaries,
+#' family with its parameters, and smooths with their classes, together
+#' with the fitter, every argument and the options above. A fit is a
+#' function of that prepared model and those arguments, so a hit is right
+#' by construction; the price is the model's setup on every such call,
+#' hits included (\file{bench/mgcv.R} measures both paths' hit times). A
+#' fitter of your own is also keyed by its definition and the values of its
+#' free variables (recursively, those its defaults read included; not
+#' those it assigns with `<<-`, such as a call counter: its own state).
 #'
 #' `gam()` writes an estimated theta into the family object it is given,
 #' so a second `gam()` call with the same object starts from elsewhere.
@@ -199,8 +237,10 @@
 #' @return The fit, as the fitter returns it (for `gam` and `bam`
 #' fits with `call` set to the `ws_gam()` call), with attributes
 #' `"warmstart"`: `"hit"`, `"warm"` (the optimizer started
-#' from a seed) or `"cold"`; and `"warmstart_iterations"`: the
-#' outer iterations this call spent, restarts included (0 for a hit).
+#' from a seed) or `"cold"`; `"warmstart_iterations"`: the
+#' outer iterations this call spent, restarts included (0 for a hit); and
+#' `"warmstart_key"`: the key path the call took, `"symbolic"` or
+#' `"model"` (see Two key paths).
 #'
 #' @seealso [ws_key()], [ws_open()],
 #' `vignette("warm-starting-mgcv", package = "warmstart")`
@@ -218,6 +258,10 @@
 #'   attr(refit, "warmstart")                  # "warm"
 #'   again <- ws_gam(y ~ s(x) + z, d, method = "REML", store = store)
 #'   attr(again, "warmstart")                  # "hit"
+#'   attr(again, "warmstart_key")              # "symbolic"
+#'   sq <- function(x) x^2                     # a function of your own
+#'   own <- ws_gam(y ~ s(x) + sq(z), d, method = "REML", store = store)
+#'   attr(own, "warmstart_key")                # "model"
 #' }
 #' @export
 ws_gam <- function(formula, data, ..., store = ws_open(),
@@ -276,7 +320,18 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
   inputs <- gam_inputs(formula, data, exprs, values, fitter, flavour, caller,
                        call)
   digests <- input_digests(inputs, call)
-  result <- memoized_fit(store, exact_key(digests), function() {
+  # The symbolic key where it provably covers every input, else the hash
+  # of the prepared model (R/gam_key_path.R).
+  key_path <- if (is.null(inputs$unproven)) "symbolic" else "model"
+  if (key_path == "symbolic") {
+    key <- exact_key(digests)
+  } else {
+    # Kept in `inputs`: a fit could start from it instead of setting the
+    # model up again (R/gam_fit.R does not yet).
+    inputs$prepared <- prepared_model(inputs, call)
+    key <- model_key(digests, model_digest(inputs$prepared, call))
+  }
+  result <- memoized_fit(store, key, function() {
     fit_and_seed(inputs, digests, store, call)
   }, timeout)
   fit <- result$fit
@@ -285,6 +340,7 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
   if (inherits(fit, "gam")) fit$call <- call
   attr(fit, "warmstart") <- result$mode
   attr(fit, "warmstart_iterations") <- result$iterations
+  attr(fit, "warmstart_key") <- key_path
   fit
 }
 

@@ -12,7 +12,9 @@
 # objects from packages by package and version.
 
 # Bump when what the keys cover changes: old entries then stop matching.
-gam_key_version <- 2L
+# 3: the key path (R/gam_key_path.R), a fitter of one's own described with
+# its free variables, defaults' free variables.
+gam_key_version <- 3L
 
 # Arguments that gam() and bam() hand to model.frame(), which evaluates
 # them in `data` and the formula's environment rather than the caller's.
@@ -39,10 +41,12 @@ gam_inputs <- function(formula, data, exprs, values, fitter, flavour, caller,
   if ("family" %in% names(values)) {
     values$family <- as_family(values$family, fitter, call)
   }
+  proof <- key_proof(forms, data, values, fitter, caller,
+                     formula_symbols(forms, data, caller))
   list(formula = formula, data = data, args = values, exprs = exprs,
        fitter = fitter, flavour = flavour, caller = caller,
-       frame_env = frame_env,
-       symbols = formula_symbols(forms, data, caller))
+       frame_env = frame_env, symbols = proof$symbols,
+       unproven = proof$unproven)
 }
 
 # A family given as a name or a constructor, made into the object gam()
@@ -195,28 +199,36 @@ function_id <- function(f) {
   paste(format(environment(f)), paste(deparse(body(f)), collapse = "\n"))
 }
 
-# A function's free symbols: those of its body, less its arguments and the
-# names it assigns locally (and those of functions defined inside it).
+# A function's free symbols: those of its body and of its arguments'
+# defaults (evaluated in its frame, so they read the same variables), less
+# its arguments and the names it assigns locally (and those of functions
+# defined inside it). A variable it assigns with `<<-` is its own state (a
+# call counter), not an input: keyed, it would change the key on every
+# call.
 function_uses <- function(f) {
-  uses <- symbol_uses(body(f))
+  defaults <- Filter(function(a) !missing_arg(a), as.list(formals(f)))
+  uses <- symbol_uses(as.call(c(list(as.name("{"), body(f)), unname(defaults))))
   local <- c(names(formals(f)), assigned_names(body(f)))
-  uses$value <- setdiff(uses$value, local)
+  uses$value <- setdiff(uses$value, c(local, assigned_names(body(f), "<<-")))
   uses$fun <- setdiff(uses$fun, c(local, "function"))
   uses
 }
 
-assigned_names <- function(x) {
+# The names `x` assigns locally (with `ops = "<<-"`: those it assigns in
+# enclosing environments).
+assigned_names <- function(x, ops = c("<-", "=")) {
   out <- character()
   if (is.call(x)) {
     h <- x[[1L]]
+    local <- !("<<-" %in% ops)
     if (is.symbol(h)) {
       h <- as.character(h)
-      if (h %in% c("<-", "=") && is.symbol(x[[2L]])) out <- as.character(x[[2L]])
-      if (h == "for") out <- as.character(x[[2L]])
-      if (h == "function") out <- names(x[[2L]])
+      if (h %in% ops && is.symbol(x[[2L]])) out <- as.character(x[[2L]])
+      if (local && h == "for") out <- as.character(x[[2L]])
+      if (local && h == "function") out <- names(x[[2L]])
     }
     for (a in as.list(x)[-1L]) {
-      if (!missing_arg(a)) out <- c(out, assigned_names(a))
+      if (!missing_arg(a)) out <- c(out, assigned_names(a, ops))
     }
   }
   unique(out)
@@ -378,8 +390,8 @@ input_digests <- function(inputs, call) {
     opts$rng <- get0(".Random.seed", envir = globalenv())
   }
   list(
-    fitter = digest(list(inputs$fitter, fit_numerics(inputs$fitter)),
-                    "`fitter`", "fitter"),
+    fitter = digest(list(fitter_description(inputs$fitter),
+                         fit_numerics(inputs$fitter)), "`fitter`", "fitter"),
     formula = digest(inputs$formula, "`formula`", "formula"),
     data = digest(inputs$data, "`data`", "data"),
     args = arg_digests[order(names(arg_digests))],
@@ -390,7 +402,17 @@ input_digests <- function(inputs, call) {
   )
 }
 
-# The exact key: everything the fit depends on.
+# A package's fitter by its definition (its package's version is in
+# fit_numerics()); one of your own also by the values of its free
+# variables, as the formula's functions are described.
+fitter_description <- function(fitter) {
+  if (is.primitive(fitter) || !is.null(package_of(environment(fitter)))) {
+    return(fitter)
+  }
+  describe_value(fitter, new.env(parent = emptyenv()))
+}
+
+# The exact key on the symbolic path: everything the fit depends on.
 exact_key <- function(d) {
   ws_key(what = "ws_gam fit", version = gam_key_version, fitter = d$fitter,
          formula = d$formula, data = d$data, args = d$args,

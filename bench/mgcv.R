@@ -12,8 +12,10 @@
 #                   repository getOption("repos") names)
 # Targets per row: warm outer iterations below cold and every warm fit at
 # the cold optimum to 1e-6 relative or better; the gaussian row also
-# <= 0.28x iterations and <= 0.51x time. Then a hit from disk (< 0.2 s).
+# <= 0.28x iterations and <= 0.51x time. Then a hit from disk (< 0.2 s),
+# and hit times on both key paths (symbolic, model).
 #   Rscript bench/mgcv.R            (N=10000 B=6 by default)
+#   ONLY=keys Rscript bench/mgcv.R  (the key paths' hit times alone)
 suppressPackageStartupMessages({
   library(warmstart)
   library(mgcv)
@@ -124,6 +126,44 @@ rows <- list(
   }
 )
 
+# Hit times on ws_gam()'s two key paths, for the gaussian row's model: the
+# symbolic key (an mgcv-only call), and the prepared model's hash (the same
+# model through a fitter of one's own, which the symbolic key cannot prove
+# it covers: each call then sets the model up to hash it). Medians of 5,
+# from memory (the value cache) and from disk (the cache cleared).
+key_path_hits <- function() {
+  set.seed(2)
+  d <- gamSim(1, n = n, verbose = FALSE)
+  store <- ws_open(tempfile("bench-keys-"), size_budget = 4 * 1024^3)
+  own <- function(formula, data, ...) gam(formula, data = data, ...)
+  calls <- list(
+    symbolic = function() ws_gam(form, d, method = "REML", store = store),
+    model = function() ws_gam(form, d, method = "REML", store = store, fitter = own))
+  setup <- median(replicate(5, timed(gam(form, data = d, method = "REML",
+                                         fit = FALSE))$seconds))
+  out <- sprintf("key paths, n = %d: gam(fit = FALSE) %.3f s", n, setup)
+  for (p in names(calls)) {
+    invisible(calls[[p]]())
+    mem <- replicate(5, timed(calls[[p]]()), simplify = FALSE)
+    disk <- replicate(5, {
+      warmstart:::ws_value_cache_clear()
+      timed(calls[[p]]())
+    }, simplify = FALSE)
+    path <- unique(vapply(c(mem, disk), function(t) attr(t$fit, "warmstart_key"), ""))
+    modes <- unique(vapply(c(mem, disk), function(t) attr(t$fit, "warmstart"), ""))
+    out <- c(out, sprintf("  %-8s hit (%s, %s): from memory %.4f s, from disk %.4f s",
+                          p, paste(path, collapse = "/"), paste(modes, collapse = "/"),
+                          median(vapply(mem, `[[`, 0, "seconds")),
+                          median(vapply(disk, `[[`, 0, "seconds"))))
+  }
+  out
+}
+
+if (identical(only, "keys")) { # Rscript bench/mgcv.R with ONLY=keys
+  cat(key_path_hits(), sep = "\n")
+  quit(save = "no")
+}
+
 if (nzchar(only)) {
   r <- summarize(rows[[only]]())
   cat("ROW", r$row, r$modes, r$iter_cold, r$iter_warm, r$sec_cold, r$sec_warm,
@@ -199,5 +239,6 @@ for (i in seq_len(nrow(tab))) {
               r$sec_warm, tr, r$cpu_ratio, r$worst_rel, target))
 }
 cat("\n", hit_line, "\n", sep = "")
+cat(key_path_hits(), sep = "\n")
 cat(sprintf("load average at end: %s\n",
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
