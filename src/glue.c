@@ -362,12 +362,14 @@ static void *sink_alloc(void *ctx, size_t n) {
   return RAW(v);
 }
 
-/* ---- the R < 4.4 guard ----
- * unserialize() before R 4.4.0 hands out a promise read from the stream,
- * whose code runs at the value's first use (CVE-2024-27322). There, every
- * R-serialized payload is first read by rstream.c, and one holding a
- * promise where R never writes one is skipped (left on disk). Set from R
- * at load (.onLoad: getRversion() < "4.4.0"); on until then. */
+/* ---- the promise guard ----
+ * unserialize() hands out a promise read from the stream, whose code runs
+ * at its first use (CVE-2024-27322). R 4.4.0 refuses a promise that is the
+ * value itself, but still hands out one inside the value (a list element,
+ * an attribute, a call), on every version. So every R-serialized payload
+ * is first read by rstream.c, and one holding a promise where R never
+ * writes one is skipped (left on disk). On in every R; only tests turn it
+ * off (ws_promise_guard()), to show what unserialize() does without it. */
 static int promise_guard = 1;
 
 SEXP C_ws_promise_guard(SEXP on) {
@@ -547,7 +549,7 @@ static void warn_refused(const alloc_ctx *a, const char *key) {
   if (a->refused == 0) return;
   ws_warn("ws_unsafe_payload",
           "skipped %d entr%s of key %s: %s R serialization %s, which "
-          "unserialize() before R 4.4.0 would hand out to run at first use "
+          "unserialize() would hand out to run at first use "
           "(CVE-2024-27322); left in place",
           a->refused, a->refused == 1 ? "y" : "ies", key,
           a->refused == 1 ? "its" : "their",
