@@ -16,6 +16,7 @@
 #include <R_ext/Rallocators.h>
 #include <Rinternals.h>
 
+#include "closure.h"
 #include "glue.h"
 #include "core/ws_core.h"
 
@@ -462,10 +463,10 @@ static int holds_reference(SEXP x, int depth) {
         if (holds_reference(VECTOR_ELT(x, i), depth + 1)) return 1;
       return 0;
     case CLOSXP:
-      if (holds_reference(FORMALS(x), depth + 1) ||
+      if (holds_reference(WS_CLOSURE_FORMALS(x), depth + 1) ||
           holds_reference(R_ClosureExpr(x), depth + 1))
         return 1;
-      x = CLOENV(x);
+      x = WS_CLOSURE_ENV(x);
       continue;
     case PROMSXP:
       return 1; /* not a value a lookup should hand out twice */
