@@ -421,9 +421,11 @@ test_that("ws_key() called while another ws_key() walks gives both right keys", 
   build <- file.path(tempdir(), "reenter")
   dir.create(build, showWarnings = FALSE)
   file.copy(src, build, overwrite = TRUE)
-  status <- suppressWarnings(system2(file.path(R.home("bin"), "R"),
-                                     c("CMD", "SHLIB", shQuote(file.path(build, "reenter.c"))),
-                                     stdout = FALSE, stderr = FALSE))
+  # Built in its own directory: under --as-cran (_R_SHLIB_BUILD_OBJECTS_SYMBOL_TABLES_)
+  # R CMD SHLIB also writes symbols.rds into the working directory.
+  status <- withr::with_dir(build, suppressWarnings(system2(
+    file.path(R.home("bin"), "R"), c("CMD", "SHLIB", "reenter.c"),
+    stdout = FALSE, stderr = FALSE)))
   lib <- file.path(build, paste0("reenter", .Platform$dynlib.ext))
   if (!file.exists(lib)) skip_no_tool("a C compiler for the ALTREP helper")
   dll <- dyn.load(lib)
