@@ -8,7 +8,7 @@
 #                    write; fields `path` and `reason` ("owner", "group",
 #                    "others")
 # and one warning class, "ws_unsafe_payload" (entries skipped because their
-# R serialization holds a promise, on R < 4.4.0).
+# R serialization holds a promise outside an environment's frame).
 # Handlers and tests check these classes and fields, never the message text,
 # which carries the system's (locale-dependent) strerror().
 

@@ -118,8 +118,9 @@
 #' write to the root, to a key directory in it or to its \file{.warmstart}
 #' directory can put an R value there, with a matching checksum, whose use
 #' runs their code in every R session that reads it. `unserialize()`
-#' before R 4.4.0 runs code hidden in a promise as soon as the value is used
-#' (CVE-2024-27322), and in any version a [ws_gam()] hit is an
+#' runs code hidden in a promise as soon as the value is used
+#' (CVE-2024-27322; R 4.4.0 refuses a promise that is the value itself, not
+#' one inside it), and in any version a [ws_gam()] hit is an
 #' object whose functions run in `predict()`.
 #'
 #' So, the way ssh treats \file{~/.ssh}, a store refuses what someone it does
@@ -168,7 +169,7 @@
 #' private store a secret adds nothing; it is what makes a shared or restored
 #' store (a CI cache from another branch) safe to read from.
 #'
-#' On R before 4.4.0, every R value is also read by a parser of R's
+#' Every R value is also read by a parser of R's
 #' serialization format before `unserialize()`: a value holding a
 #' promise anywhere but in an environment's frame (where R itself keeps
 #' unevaluated arguments) is skipped with a warning of class
@@ -425,7 +426,7 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' lookup refuses (an error of class `"ws_untrusted_store"`) a key
 #' directory or entry file that someone the store does not trust can write;
 #' with a secret it passes over R values without a tag that secret verifies;
-#' and on R before 4.4.0 it passes over a value whose serialization holds a
+#' and it passes over a value whose serialization holds a
 #' promise outside an environment's frame (a warning of class
 #' `"ws_unsafe_payload"`). Passed-over entries stay on disk, and the
 #' lookup goes on to the next best. See *Who may write to a store* in

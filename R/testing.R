@@ -48,9 +48,9 @@ ws_sha256 <- function(x) {
 # (src/payload.c).
 ws_is_r_serialization <- function(bytes) .Call(C_ws_is_r_serialization, bytes)
 
-# The R < 4.4 guard (src/glue.c): whether verified R serializations are
-# checked for promises before unserialize(); set at load, switched here by
-# tests. Returns the previous setting.
+# The promise guard (src/glue.c): whether verified R serializations are
+# checked for promises before unserialize(); on in every R, switched off
+# here by tests only. Returns the previous setting.
 ws_promise_guard <- function(on = NA) .Call(C_ws_promise_guard, on)
 
 # What rstream.c makes of bytes: "ok", "promise", "malformed", "unsupported".

@@ -5,9 +5,10 @@
 #   poisson REML    gamSim(1, dist = "poisson")
 #   nb theta        negative binomial, theta estimated (Poisson-gamma sample)
 #   gaulss          location-scale Gaussian (two formulas)
-#   bam (mgcv x)    fREML, once for the installed mgcv (1.8-x: no in.out,
-#                   memoized only) and once for mgcv >= 1.9-0 from a private
-#                   library (WARMSTART_MGCV19_LIB, or installed into
+#   bam (mgcv x)    fREML, for the installed mgcv (1.8-x: no in.out,
+#                   memoized only; >= 1.9-0, on R >= 4.4: warm) and, where
+#                   that is older than 1.9-0, again for mgcv >= 1.9-0 from a
+#                   private library (WARMSTART_MGCV19_LIB, or installed into
 #                   .bench-lib/mgcv-1.9 from the archive of the CRAN
 #                   repository getOption("repos") names)
 # Targets per row: warm outer iterations below cold and every warm fit at
@@ -185,38 +186,41 @@ for (k in c("gaussian", "poisson", "nb", "gaulss", "bam")) {
   all[[k]] <- summarize(r)
 }
 
-# bam with mgcv >= 1.9-0 (bam's in.out), in a process of its own.
-lib19 <- Sys.getenv("WARMSTART_MGCV19_LIB", file.path(".bench-lib", "mgcv-1.9"))
-if (!file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
-  dir.create(lib19, recursive = TRUE, showWarnings = FALSE)
-  # From the archive of the CRAN repository R is configured with.
-  cran <- getOption("repos")[["CRAN"]]
-  if (is.null(cran) || is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@")) {
-    stop("no CRAN repository is set: set one with options(repos = c(CRAN = \"...\")) ",
-         "(e.g. in ~/.Rprofile), or give WARMSTART_MGCV19_LIB", call. = FALSE)
+# bam with mgcv >= 1.9-0 (bam's in.out), in a process of its own, where
+# the installed mgcv is older (otherwise the bam row above is that).
+if (packageVersion("mgcv") < "1.9.0") {
+  lib19 <- Sys.getenv("WARMSTART_MGCV19_LIB", file.path(".bench-lib", "mgcv-1.9"))
+  if (!file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
+    dir.create(lib19, recursive = TRUE, showWarnings = FALSE)
+    # From the archive of the CRAN repository R is configured with.
+    cran <- getOption("repos")[["CRAN"]]
+    if (is.null(cran) || is.na(cran) || !nzchar(cran) || identical(cran, "@CRAN@")) {
+      stop("no CRAN repository is set: set one with options(repos = c(CRAN = \"...\")) ",
+           "(e.g. in ~/.Rprofile), or give WARMSTART_MGCV19_LIB", call. = FALSE)
+    }
+    try(utils::install.packages(
+      paste0(sub("/+$", "", cran), "/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz"),
+      lib = lib19, repos = NULL, type = "source", quiet = TRUE))
   }
-  try(utils::install.packages(
-    paste0(sub("/+$", "", cran), "/src/contrib/Archive/mgcv/mgcv_1.9-1.tar.gz"),
-    lib = lib19, repos = NULL, type = "source", quiet = TRUE))
-}
-if (file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
-  out <- system2(file.path(R.home("bin"), "Rscript"), "bench/mgcv.R", stdout = TRUE,
-                 env = c(sprintf("R_LIBS=%s", paste(c(normalizePath(lib19), .libPaths()),
-                                                   collapse = ":")),
-                         "ONLY=bam", sprintf("N=%d", n), sprintf("B=%d", B)))
-  row <- grep("^ROW", out, value = TRUE)
-  if (length(row) == 1L) {
-    f <- strsplit(row, "\t")[[1]][-1]
-    f <- f[nzchar(f)]
-    all$bam19 <- data.frame(row = f[1], modes = f[2], iter_cold = as.numeric(f[3]),
-                            iter_warm = as.numeric(f[4]), sec_cold = as.numeric(f[5]),
-                            sec_warm = as.numeric(f[6]), worst_rel = as.numeric(f[7]),
-                            cpu_ratio = as.numeric(f[8]))
+  if (file.exists(file.path(lib19, "mgcv", "DESCRIPTION"))) {
+    out <- system2(file.path(R.home("bin"), "Rscript"), "bench/mgcv.R", stdout = TRUE,
+                   env = c(sprintf("R_LIBS=%s", paste(c(normalizePath(lib19), .libPaths()),
+                                                     collapse = ":")),
+                           "ONLY=bam", sprintf("N=%d", n), sprintf("B=%d", B)))
+    row <- grep("^ROW", out, value = TRUE)
+    if (length(row) == 1L) {
+      f <- strsplit(row, "\t")[[1]][-1]
+      f <- f[nzchar(f)]
+      all$bam19 <- data.frame(row = f[1], modes = f[2], iter_cold = as.numeric(f[3]),
+                              iter_warm = as.numeric(f[4]), sec_cold = as.numeric(f[5]),
+                              sec_warm = as.numeric(f[6]), worst_rel = as.numeric(f[7]),
+                              cpu_ratio = as.numeric(f[8]))
+    } else {
+      cat("bam with mgcv >= 1.9-0 failed:\n", paste(out, collapse = "\n"), "\n")
+    }
   } else {
-    cat("bam with mgcv >= 1.9-0 failed:\n", paste(out, collapse = "\n"), "\n")
+    cat("bam with mgcv >= 1.9-0: not measured (could not install mgcv 1.9-1)\n")
   }
-} else {
-  cat("bam with mgcv >= 1.9-0: not measured (could not install mgcv 1.9-1)\n")
 }
 
 if (nzchar(Sys.getenv("VERBOSE"))) print(detail, row.names = FALSE, digits = 3)

@@ -1,7 +1,7 @@
 # What the trust checks cost (issue 20), side by side in one run:
 # - hot lookups under each trust and with a secret (the checks on the hot
 #   path are comparisons on cached stamps, no system call);
-# - the R < 4.4 guard (rstream.c) on a 100 MB double vector and on values
+# - the promise guard (rstream.c) on a 100 MB double vector and on values
 #   of many small parts, against unserialize() of the same bytes, and a
 #   cold lookup with the guard on and off;
 # - a secret's HMAC on cold lookups and saves;
@@ -56,8 +56,8 @@ Sys.sleep(0.2) # past the racy-stamp window: the next lookups are cached
 for (h in handles) invisible(ws_lookup(h, k))
 show(per_call(lapply(handles, function(h) function() ws_lookup(h, k)), reps = 5000))
 
-# ---- the R < 4.4 guard ----
-cat("\n-- the R < 4.4 guard: rstream.c against unserialize() of the same bytes\n")
+# ---- the promise guard ----
+cat("\n-- the promise guard: rstream.c against unserialize() of the same bytes\n")
 check <- warmstart:::ws_rstream_check
 values <- list(
   `100 MB double vector` = rnorm(12.5e6),

@@ -41,6 +41,7 @@
 #include <R.h>
 #include <Rinternals.h>
 
+#include "closure.h"
 #include "glue.h"
 #include "core/ws_core.h"
 
@@ -362,7 +363,7 @@ static int cmp_attr(const void *a, const void *b) {
 }
 
 static int inherits_formula(SEXP x) {
-  return OBJECT(x) && Rf_inherits(x, "formula");
+  return Rf_isObject(x) && Rf_inherits(x, "formula");
 }
 
 static int is_code(SEXP x) {
@@ -537,7 +538,7 @@ static void put_value(hasher *k, SEXP x) {
     put_header(k, TAG_FUNCTION, x);
     put_u64(k, 2);
     push(k, STEP_FORMALS, 0, NULL);
-    put_value(k, FORMALS(x));
+    put_value(k, WS_CLOSURE_FORMALS(x));
     pop(k);
     push(k, STEP_BODY, 0, NULL);
     put_value(k, R_ClosureExpr(x));

@@ -16,6 +16,7 @@
 #include <R_ext/Rallocators.h>
 #include <Rinternals.h>
 
+#include "closure.h"
 #include "glue.h"
 #include "core/ws_core.h"
 
@@ -362,12 +363,14 @@ static void *sink_alloc(void *ctx, size_t n) {
   return RAW(v);
 }
 
-/* ---- the R < 4.4 guard ----
- * unserialize() before R 4.4.0 hands out a promise read from the stream,
- * whose code runs at the value's first use (CVE-2024-27322). There, every
- * R-serialized payload is first read by rstream.c, and one holding a
- * promise where R never writes one is skipped (left on disk). Set from R
- * at load (.onLoad: getRversion() < "4.4.0"); on until then. */
+/* ---- the promise guard ----
+ * unserialize() hands out a promise read from the stream, whose code runs
+ * at its first use (CVE-2024-27322). R 4.4.0 refuses a promise that is the
+ * value itself, but still hands out one inside the value (a list element,
+ * an attribute, a call), on every version. So every R-serialized payload
+ * is first read by rstream.c, and one holding a promise where R never
+ * writes one is skipped (left on disk). On in every R; only tests turn it
+ * off (ws_promise_guard()), to show what unserialize() does without it. */
 static int promise_guard = 1;
 
 SEXP C_ws_promise_guard(SEXP on) {
@@ -460,10 +463,10 @@ static int holds_reference(SEXP x, int depth) {
         if (holds_reference(VECTOR_ELT(x, i), depth + 1)) return 1;
       return 0;
     case CLOSXP:
-      if (holds_reference(FORMALS(x), depth + 1) ||
+      if (holds_reference(WS_CLOSURE_FORMALS(x), depth + 1) ||
           holds_reference(R_ClosureExpr(x), depth + 1))
         return 1;
-      x = CLOENV(x);
+      x = WS_CLOSURE_ENV(x);
       continue;
     case PROMSXP:
       return 1; /* not a value a lookup should hand out twice */
@@ -547,7 +550,7 @@ static void warn_refused(const alloc_ctx *a, const char *key) {
   if (a->refused == 0) return;
   ws_warn("ws_unsafe_payload",
           "skipped %d entr%s of key %s: %s R serialization %s, which "
-          "unserialize() before R 4.4.0 would hand out to run at first use "
+          "unserialize() would hand out to run at first use "
           "(CVE-2024-27322); left in place",
           a->refused, a->refused == 1 ? "y" : "ies", key,
           a->refused == 1 ? "its" : "their",

@@ -22,7 +22,7 @@ exercise <- function() {
   env <- new.env()
   env$n <- 1
   ws_save(st, k2, list(v = 1:5, e = env), objective = NULL)
-  # A signed store, a promise the R < 4.4 guard refuses (a warning from C),
+  # A signed store, a promise the guard refuses (src/glue.c; a warning from C),
   # a key dir others can write (an untrusted-store error from C).
   signed <- ws_open(root, durable = FALSE, secret = strrep("s", 32))
   ks <- ws_key("gc", "signed")

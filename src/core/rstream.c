@@ -1,9 +1,11 @@
 /* A look at an R serialization stream before unserialize() reads it: does
  * it hold a promise where R itself never writes one?
  *
- * On R before 4.4.0, unserialize() returns a promise read from the stream
- * as it is, and the first use of the value runs the promise's code
- * (CVE-2024-27322). R 4.4.0 refuses a promise as the result. R does write
+ * unserialize() returns a promise read from the stream as it is, and the
+ * first use of the value runs the promise's code (CVE-2024-27322). R 4.4.0
+ * refuses a promise as the result, but not one inside it (a list element,
+ * an attribute): that one runs at the element's first use, in every R
+ * version, so the check is made in every version. R does write
  * promises in one place: as the value of a variable in an environment's
  * frame (an argument not yet forced, in the environment of a closure made
  * inside a function; every family object of stats, and so every glm or gam

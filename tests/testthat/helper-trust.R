@@ -16,16 +16,28 @@ skip_unless_second_user <- function() {
 
 # A directory under tempdir() that other users can reach (they need to
 # search every directory above it): tempdir() is 0700, so it is opened to
-# searching (0711) until the calling test ends.
+# searching (0711) until the calling test ends. So is an R temporary
+# directory of this user's above it: R CMD check --as-cran runs the tests
+# with TMPDIR in its own tempdir() (<TMPDIR>/RtmpXXXXXX/working_dir), which
+# is 0700 too. Any other directory that others cannot search skips the test.
 reachable_dir <- function(env = parent.frame()) {
   td <- normalizePath(tempdir())
-  old <- file.info(td)$mode
-  Sys.chmod(td, "0711", use_umask = FALSE)
-  withr::defer(Sys.chmod(td, old, use_umask = FALSE), envir = env)
+  open_to_search <- function(dir) {
+    old <- file.info(dir)$mode
+    Sys.chmod(dir, "0711", use_umask = FALSE)
+    withr::defer(Sys.chmod(dir, old, use_umask = FALSE), envir = env)
+  }
+  open_to_search(td)
+  me <- Sys.info()[["effective_user"]]
   up <- dirname(td)
   while (up != dirname(up)) {
-    if (bitwAnd(as.integer(file.info(up)$mode), 1L) == 0L) {
-      skip(paste("other users cannot search", up))
+    info <- file.info(up, extra_cols = TRUE)
+    if (bitwAnd(as.integer(info$mode), 1L) == 0L) {
+      if (grepl("^Rtmp[A-Za-z0-9.]{6}$", basename(up)) && identical(info$uname, me)) {
+        open_to_search(up)
+      } else {
+        skip(paste("other users cannot search", up))
+      }
     }
     up <- dirname(up)
   }

@@ -305,6 +305,15 @@ test_that("a save waiting for a held key dir can be interrupted, and leaks nothi
   skip_on_os(c("windows", "mac"))
   flock <- Sys.which("flock")
   skip_if(!nzchar(flock), "flock(1) is not installed")
+  # The save runs in an R process of its own, started with SIGINT at its
+  # default action. R CMD check (R 4.5.0) runs the tests with SIGINT
+  # ignored; every child, forked or exec'd, inherits that, and R 4.5 keeps
+  # it (R 4.2 installs its handler anyway), so no interrupt would reach the
+  # save. env --default-signal (GNU coreutils >= 8.31) undoes it.
+  if (!identical(suppressWarnings(system2("env", c("--default-signal=INT", "true"),
+                                          stdout = FALSE, stderr = FALSE)), 0L)) {
+    skip_no_tool("env --default-signal (GNU coreutils >= 8.31)")
+  }
   t <- temp_store()
   key <- key_for("item 10 lock")
   dir.create(key_dir(t, key))
@@ -319,19 +328,39 @@ test_that("a save waiting for a held key dir can be interrupted, and leaks nothi
   holder <- as.integer(readLines(pidfile))
   withr::defer(tools::pskill(holder, tools::SIGKILL))
   Sys.sleep(0.2) # it holds the lock by now
-  job <- parallel::mcparallel({
-    st <- ws_open(t$root, size_budget = 1024^2, ttl = 60)
-    fds <- function() length(list.files("/proc/self/fd"))
-    before <- fds()
-    res <- tryCatch(ws_save(st, key, charToRaw("x")),
-                    interrupt = function(e) "interrupted")
-    list(res = res, leaked = fds() - before)
-  }, silent = TRUE)
-  withr::defer(tools::pskill(job$pid, tools::SIGKILL))
+  saver_pidfile <- tempfile()
+  out <- tempfile(fileext = ".rds")
+  script <- tempfile(fileext = ".R")
+  writeLines(c(
+    sprintf(".libPaths(%s)", deparse(.libPaths(), width.cutoff = 500L)),
+    "library(warmstart)",
+    sprintf('st <- ws_open("%s", size_budget = 1024^2, ttl = 60)', t$root),
+    "fds <- function() length(list.files('/proc/self/fd'))",
+    sprintf('writeLines(as.character(Sys.getpid()), "%s")', saver_pidfile),
+    "before <- fds()",
+    sprintf('res <- tryCatch(ws_save(st, "%s", charToRaw("x")),', key),
+    '                interrupt = function(e) "interrupted")',
+    "leaked <- fds() - before",
+    sprintf('saveRDS(list(res = res, leaked = leaked), "%s")', out)), script)
+  system2("env", c("--default-signal=INT", shQuote(file.path(R.home("bin"), "Rscript")),
+                   "--vanilla", shQuote(script)),
+          stdout = FALSE, stderr = FALSE, wait = FALSE)
+  saver_pid <- function() {
+    pid <- suppressWarnings(tryCatch(as.integer(readLines(saver_pidfile)),
+                                     error = function(e) integer()))
+    if (length(pid) == 1L && !is.na(pid)) pid else NA_integer_
+  }
+  deadline <- Sys.time() + 60
+  while (is.na(saver_pid()) && Sys.time() < deadline) Sys.sleep(0.05)
+  saver <- saver_pid()
+  if (is.na(saver)) stop("the saving R process did not start")
+  withr::defer(tools::pskill(saver, tools::SIGKILL))
   Sys.sleep(1.5) # the save is waiting for the lock by now
-  expect_identical(proc_state(job$pid) %in% c("S", "R"), TRUE)
-  tools::pskill(job$pid, tools::SIGINT)
-  res <- parallel::mccollect(job, wait = FALSE, timeout = 10)[[1]]
+  expect_identical(proc_state(saver) %in% c("S", "R"), TRUE)
+  expect_false(file.exists(out))
+  tools::pskill(saver, tools::SIGINT)
+  wait_gone(saver, 10)
+  res <- if (file.exists(out)) readRDS(out) else list()
   expect_identical(res$res, "interrupted")
   expect_identical(res$leaked, 0L)
   expect_length(temp_files(t$root), 0L)
@@ -392,9 +421,11 @@ test_that("ws_key() called while another ws_key() walks gives both right keys", 
   build <- file.path(tempdir(), "reenter")
   dir.create(build, showWarnings = FALSE)
   file.copy(src, build, overwrite = TRUE)
-  status <- suppressWarnings(system2(file.path(R.home("bin"), "R"),
-                                     c("CMD", "SHLIB", shQuote(file.path(build, "reenter.c"))),
-                                     stdout = FALSE, stderr = FALSE))
+  # Built in its own directory: under --as-cran (_R_SHLIB_BUILD_OBJECTS_SYMBOL_TABLES_)
+  # R CMD SHLIB also writes symbols.rds into the working directory.
+  status <- withr::with_dir(build, suppressWarnings(system2(
+    file.path(R.home("bin"), "R"), c("CMD", "SHLIB", "reenter.c"),
+    stdout = FALSE, stderr = FALSE)))
   lib <- file.path(build, paste0("reenter", .Platform$dynlib.ext))
   if (!file.exists(lib)) skip_no_tool("a C compiler for the ALTREP helper")
   dll <- dyn.load(lib)

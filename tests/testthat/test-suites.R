@@ -157,6 +157,10 @@ test_that("cachem's test-cache-disk.R passes against ws_cachem()", {
 test_that("memoise's test suite passes with ws_cachem() as every cache", {
   skip_on_cran()
   skip_if_not_installed("memoise")
+  # memoise's cache_filesystem() (test-filesystem.R) needs digest, one of
+  # memoise's Suggests: in warmstart's Suggests too, as R CMD check
+  # --as-cran gives the tests a library of the declared packages only.
+  skip_if_not_installed("digest")
   res <- run_suite("memoise", "2.0.1")
   record_figure(sprintf("memoise %s tests on ws_cachem(): passed of tests (skipped)",
                         res$version[1]),

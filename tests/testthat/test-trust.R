@@ -298,7 +298,9 @@ test_that("signed metas are read by the Rust store and by this package without t
   expect_identical(nrow(ws_list(t$store)), 1L)
 })
 
-# ---- the R < 4.4 guard ----
+# ---- the promise guard ----
+# On in every R: R 4.4.0 refuses a promise that is unserialize()'s value,
+# not one inside the value (src/glue.c).
 
 test_that("a stream with a promise outside a frame is refused; R's own promises pass", {
   chk <- warmstart:::ws_rstream_check
@@ -338,10 +340,10 @@ test_that("a stream with a promise outside a frame is refused; R's own promises 
   }
 })
 
-test_that("on R < 4.4 a payload holding a promise is skipped, never unserialized, and kept", {
+test_that("a payload holding a promise is skipped, never unserialized, and kept", {
   t <- temp_store()
-  old <- warmstart:::ws_promise_guard(TRUE)
-  withr::defer(warmstart:::ws_promise_guard(old))
+  # On from load, whatever the R version.
+  expect_true(warmstart:::ws_promise_guard())
   mark <- "warmstart_test_promise_forced"
   withr::defer(suppressWarnings(rm(list = mark, envir = globalenv())))
   key <- key_for("promise")
@@ -362,18 +364,37 @@ test_that("on R < 4.4 a payload holding a promise is skipped, never unserialized
   alone <- key_for("promise alone")
   .Call(warmstart:::C_ws_save, t$store, alone, evil, TRUE, NULL, NULL, 0L, NULL, NULL)
   expect_warning(expect_null(ws_lookup_latest(t$store, alone)), class = "ws_unsafe_payload")
+  listed <- key_for("promise in a list")
+  .Call(warmstart:::C_ws_save, t$store, listed, in_list, TRUE, NULL, NULL, 0L, NULL, NULL)
+  expect_warning(expect_null(ws_lookup_latest(t$store, listed)), class = "ws_unsafe_payload")
   expect_false(exists(mark, envir = globalenv()))
   # Legitimate promises (a family object's closures) are read as usual.
   fam <- key_for("family")
   ws_save(t$store, fam, stats::gaussian())
   expect_identical(ws_lookup(t$store, fam)$payload$family, "gaussian")
-  # Without the guard, R before 4.4 hands the promise out: touching the
-  # value runs its code. (R 4.4 refuses it itself.)
-  skip_if(getRversion() >= "4.4.0", "R >= 4.4.0 refuses a promise itself")
-  warmstart:::ws_promise_guard(FALSE)
-  p <- ws_lookup_latest(t$store, alone)$payload
+
+  # Why the guard is on in every R: what unserialize() does without it.
+  old <- warmstart:::ws_promise_guard(FALSE)
+  withr::defer(warmstart:::ws_promise_guard(old))
+  # A promise inside the value, on every side of R 4.4.0: handed out, and
+  # the element's first use runs its code.
+  value <- ws_lookup_latest(t$store, listed)$payload
+  expect_false(exists(mark, envir = globalenv()))
+  p <- value[[1]]
   force(p)
   expect_true(exists(mark, envir = globalenv()))
+  rm(list = mark, envir = globalenv())
+  # The promise as the value itself: R before 4.4.0 hands it out, and
+  # touching the value runs its code; R 4.4.0 refuses to return it, so the
+  # entry is verified bytes this R cannot unserialize (ws_decode_error).
+  if (getRversion() < "4.4.0") {
+    p <- ws_lookup_latest(t$store, alone)$payload
+    force(p)
+    expect_true(exists(mark, envir = globalenv()))
+  } else {
+    expect_error(ws_lookup_latest(t$store, alone), class = "ws_decode_error")
+    expect_false(exists(mark, envir = globalenv()))
+  }
 })
 
 # ---- links ----
