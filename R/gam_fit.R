@@ -233,7 +233,11 @@ fit_gam <- function(inputs, seed_lookup) {
   if (warm$optimizer[1L] %in% c("magic", "perf")) {
     return(list(fit = warm, mode = "cold", iterations = iterations))
   }
-  escaped <- escape_flat(warm, G, in_out, run)
+  one_step <- step_control(inputs$args$control, newton_tol(inputs$args$control))
+  probe <- function(in_out, theta) quietly(run(in_out, theta, one_step))
+  newton <- newton_outer(inputs$args, family)
+  escaped <- escape_flat(warm, G, in_out, run, probe = if (newton) probe,
+                         curvature = newton)
   iterations <- sum(iterations, escaped$iterations)
   list(fit = total_iterations(escaped$fit, iterations), mode = "warm",
        iterations = iterations)
@@ -504,10 +508,49 @@ converged_level <- function(fit, tol) score_scale(fit) * tol * 0.1
 # the fit stopped only because the slope is tiny. Those coordinates, and
 # only those, restart from mgcv's own initial guess, the others from where
 # the warm fit ended; the better of the two fits is kept.
-escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
+#
+# c > 0 is not always the end either: the score can fall towards the null
+# space from a hump, with a lower optimum on the hump's other side (a `by`
+# smooth of a bootstrap resample: 3.6e-4 above the cold optimum, sp 8e4
+# where the cold fit found 0.08). No derivative at the warm fit tells the
+# two apart, so such coordinates far above mgcv's guess are probed: one
+# Newton step from the guess (`probe`, a step run; NULL where the fitter
+# has none, and then the restart is run outright). If that step falls
+# towards smaller values, or already scores below the warm fit, there is
+# another basin, and the restart from the guess is run; if it rises, the
+# guess lies on the same slope up to the null space and the warm fit
+# stands, at the price of the one step.
+#
+# Only Newton's Hessian is the score's: BFGS's is an approximation built
+# from its steps, which never showed the negative curvature of a falling
+# tail (a BFGS warm fit stopped on one, 5.5e-3 above the cold optimum). With
+# `curvature = FALSE` no derivative is trusted: every coordinate far above
+# the guess restarts from it, in one restart, and the better fit is kept.
+escape_flat <- function(warm, G, in_out, run, rounds = 3L, probe = NULL,
+                        curvature = TRUE) {
   best <- warm
   iterations <- 0
   guess <- NULL
+  restart_from <- function(sp, fit) {
+    seed <- make_seed(fit)
+    tryCatch(run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, fit$family)),
+             error = function(e) NULL)
+  }
+  if (!curvature) {
+    guess <- initial_guess(G)
+    far <- if (!is.null(guess) && length(guess) == length(best$sp)) {
+      which(far_above_guess(best$sp, guess))
+    }
+    if (length(far) == 0L) return(list(fit = best, iterations = iterations))
+    sp <- unname(best$sp)
+    sp[far] <- guess[far]
+    restart <- restart_from(sp, best)
+    if (!is.null(restart) && is.null(convergence_problem(restart))) {
+      iterations <- sum(iterations, outer_iterations(restart))
+      if (as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre)) best <- restart
+    }
+    return(list(fit = best, iterations = iterations))
+  }
   for (round in seq_len(rounds)) {
     flat <- flat_coordinates(best, G, in_out)
     if (length(flat) == 0L) break
@@ -517,17 +560,53 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L) {
     if (length(flat) == 0L) break
     sp <- unname(best$sp)
     sp[flat] <- guess[flat]
-    seed <- make_seed(best)
-    restart <- tryCatch(
-      run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, best$family)),
-      error = function(e) NULL)
+    restart <- restart_from(sp, best)
     if (is.null(restart) || !is.null(convergence_problem(restart))) break
-    it <- outer_iterations(restart)
-    iterations <- iterations + if (is.null(it)) 0 else it
+    iterations <- sum(iterations, outer_iterations(restart))
     if (!(as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre))) break
     best <- restart
   }
+  sinking <- sinking_coordinates(best, G, in_out)
+  if (length(sinking) > 0L && is.null(guess)) guess <- initial_guess(G)
+  if (!is.null(guess)) sinking <- sinking[far_above_guess(best$sp[sinking], guess[sinking])]
+  if (length(sinking) == 0L || is.null(guess)) {
+    return(list(fit = best, iterations = iterations))
+  }
+  sp <- unname(best$sp)
+  sp[sinking] <- guess[sinking]
+  if (!is.null(probe)) {
+    seed <- make_seed(best)
+    step <- tryCatch(probe(list(sp = sp, scale = seed$scale),
+                           seed_theta_value(seed, best$family)),
+                     error = function(e) NULL)
+    if (!inherits(step, "gam") || length(step$sp) != length(sp)) {
+      return(list(fit = best, iterations = iterations))
+    }
+    iterations <- sum(iterations, outer_iterations(step))
+    other_basin <- as.numeric(step$gcv.ubre) < as.numeric(best$gcv.ubre) ||
+      any(step$sp[sinking] < guess[sinking])
+    if (!isTRUE(other_basin)) return(list(fit = best, iterations = iterations))
+    sp <- unname(step$sp)
+    best_step <- step
+  } else {
+    best_step <- best
+  }
+  restart <- restart_from(sp, best_step)
+  if (!is.null(restart) && is.null(convergence_problem(restart))) {
+    iterations <- sum(iterations, outer_iterations(restart))
+    if (as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre)) best <- restart
+  }
   list(fit = best, iterations = iterations)
+}
+
+# The smoothing parameters (indices) where the warm fit ended in the tail
+# falling towards the null space (gradient < 0, curvature ~ -gradient > 0,
+# both beyond rounding), which escape_flat() probes from mgcv's guess.
+sinking_coordinates <- function(fit, G, in_out) {
+  d <- sp_derivatives(fit, G, length(in_out$sp))
+  if (is.null(d)) return(integer())
+  tol <- 1e-10 * (abs(as.numeric(fit$gcv.ubre)) + 1)
+  which(d$g < -tol & d$h > tol & abs(d$h + d$g) <= 0.2 * -d$g)
 }
 
 # The smoothing parameters (indices) where the warm fit ended on a slope
