@@ -206,7 +206,7 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
     k <- entry_key(key)
     # Under LRU the lookup records the access in the entry's meta; it
     # returns the entry as it was before (its last access until now).
-    e <- .Call(C_ws_lookup, live_store(), k, TRUE, lru)
+    e <- .Call(C_ws_lookup, live_store(), k, TRUE, lru, TRUE)
     if (!is.null(e) && is.finite(max_age)) {
       since <- as.numeric(e$written)
       if (lru && !is.na(e$accessed)) since <- max(since, as.numeric(e$accessed))

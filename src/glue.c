@@ -559,8 +559,11 @@ static void warn_refused(const alloc_ctx *a, const char *key) {
 }
 
 /* touch: record an access in the entry returned; NA: as the store's
- * semantics say (ws_cachem() asks for it on any store for its LRU). */
-SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
+ * semantics say (ws_cachem() asks for it on any store for its LRU).
+ * authenticated: with a secret, only authenticated entries (the APIs that
+ * return stored values as their own: ws_compute(), ws_cachem(), ...). */
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch,
+                 SEXP authenticated) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
@@ -569,7 +572,8 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
     record = ws_store_options(s)->semantics == WS_SEMANTICS_ACCESS;
   alloc_ctx a = {R_NilValue, 0, 0, 0, 0, WS_RSTREAM_OK};
   PROTECT_WITH_INDEX(R_NilValue, &a.slot);
-  ws_payload_sink sink = {sink_alloc, &a, sink_accept};
+  ws_payload_sink sink = {sink_alloc, &a, sink_accept,
+                          Rf_asLogical(authenticated) == TRUE};
   ws_found f;
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
@@ -666,7 +670,7 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
     }
     R_PreserveObject(held);
     ws_store_value_cache_put(s, k, mode, &f, held, (size_t)f.meta.payload_bytes,
-                       release_sexp);
+                             release_sexp, sink.authenticated_only);
   }
   warn_refused(&a, k);
   UNPROTECT(nprot);

@@ -159,7 +159,7 @@ test_that("a hot row chosen under one handle's semantics is not served to anothe
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "checkpoint")
   expect_identical(rawToChar(ws_lookup(t$store, key)$payload), "checkpoint")
   access <- ws_open(t$root, semantics = "access")
-  got <- .Call(warmstart:::C_ws_lookup, access, key, FALSE, FALSE)
+  got <- .Call(warmstart:::C_ws_lookup, access, key, FALSE, FALSE, FALSE)
   expect_identical(rawToChar(got$payload), "final")
 })
 
