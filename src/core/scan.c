@@ -406,7 +406,8 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
   /* Expired for this handle: removed when it can be. One that stays (a
    * read-only store, a writer's pin, another user's dir under trust =
    * "any") stays in the listing, which every handle on the root shares:
-   * a handle with a longer TTL still chooses it (ws_listed_expired()). */
+   * a handle with a longer TTL still chooses it (ws_store_lookup and
+   * walk_key skip entries by their own handle's TTL). */
   if (ws_expired(c->s, &item->meta, c->now_ns) &&
       remove_judged(c, run_id, &item->meta_st, &item->bin_st))
     return 0;

@@ -76,7 +76,6 @@ test_that("one handle's TTL does not hide an entry from another handle on the ro
 })
 
 test_that("a value cache row chosen under one handle's TTL is not served to a handle with a longer one", {
-  skip("issue 28: still fails standalone (a row from the short-TTL handle is served); unfinished")
   t <- temp_store(ttl = 0)
   key <- key_for("issue 28: ttl row")
   ws_save(t$store, key, charToRaw("best, older"), objective = 1)
