@@ -173,7 +173,9 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
   # later of that and the last get()).
   entries <- function() {
     cols <- .Call(C_ws_list, live_store(), NULL, TRUE)
-    mine <- !is.na(cols$label) & startsWith(cols$label, label_prefix)
+    # Under a secret, only the entries get() may return (authenticated).
+    mine <- !is.na(cols$label) & startsWith(cols$label, label_prefix) &
+      cols$serves_value
     written <- as.numeric(cols$written[mine])
     accessed <- as.numeric(cols$accessed[mine])
     list(key = cols$key[mine], run_id = cols$run_id[mine],
@@ -242,7 +244,8 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
   }
   exists <- function(key) {
     is_destroyed(throw = TRUE)
-    length(.Call(C_ws_list, live_store(), entry_key(key), FALSE)$key) > 0L
+    # As get() sees it: under a secret, an unsigned entry is not there.
+    any(.Call(C_ws_list, live_store(), entry_key(key), TRUE)$serves_value)
   }
   remove <- function(key) {
     is_destroyed(throw = TRUE)

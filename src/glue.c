@@ -709,7 +709,8 @@ static SEXP list_columns(void *data) {
   const list_ctx *c = data;
   const char *names[] = {"key",        "run_id",   "kind",     "objective",
                          "iteration",  "written",  "bytes",    "disk_bytes",
-                         "producer",   "accessed", "accessed_flag", "label", ""};
+                         "producer",   "accessed", "accessed_flag", "label",
+                         "serves_value", ""};
   if (!c->with_labels) names[11] = "";
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   R_xlen_t m = (R_xlen_t)c->n;
@@ -737,10 +738,15 @@ static SEXP list_columns(void *data) {
   posixct(col_accessed);
   SEXP col_flag = Rf_allocVector(LGLSXP, m);
   SET_VECTOR_ELT(out, 10, col_flag);
-  SEXP col_label = R_NilValue;
+  /* With labels (ws_cachem()'s listing): also whether each entry is one
+   * ws_cachem()'s get() may return (under a secret, authenticated), so
+   * that keys() and exists() agree with get(). */
+  SEXP col_label = R_NilValue, col_serves = R_NilValue;
   if (c->with_labels) {
     col_label = Rf_allocVector(STRSXP, m);
     SET_VECTOR_ELT(out, 11, col_label);
+    col_serves = Rf_allocVector(LGLSXP, m);
+    SET_VECTOR_ELT(out, 12, col_serves);
   }
   char *label = R_alloc(WS_LABEL_MAX + 1, 1);
   for (R_xlen_t i = 0; i < m; i++) {
@@ -766,6 +772,8 @@ static SEXP list_columns(void *data) {
                          WS_LABEL_MAX + 1))
         lab = Rf_mkCharCE(label, CE_UTF8);
       SET_STRING_ELT(col_label, i, lab);
+      LOGICAL(col_serves)[i] =
+          ws_store_serves_value(c->store, it->key, it->run_id, meta);
     }
   }
   UNPROTECT(1);

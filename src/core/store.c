@@ -141,6 +141,11 @@ int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
 
 int ws_store_has_secret(const ws_store *s) { return s->auth != NULL; }
 
+int ws_store_serves_value(const ws_store *s, const char *key,
+                          const char *run_id, const ws_meta *m) {
+  return s->auth == NULL || ws_auth_verify(s->auth, key, run_id, m);
+}
+
 const char *ws_store_root(const ws_store *s) { return s->rs->root; }
 const ws_options *ws_store_options(const ws_store *s) { return &s->opt; }
 

@@ -354,6 +354,12 @@ void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx);
 int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
                         ws_error *err);
 int ws_store_has_secret(const ws_store *s);
+/* 1 when the entry run_id of key, with meta m, is one whose value the
+ * APIs that return stored values as their own may return (what
+ * ws_payload_sink's authenticated_only chooses among): any entry without a
+ * secret, an authenticated one with a secret. */
+int ws_store_serves_value(const ws_store *s, const char *key,
+                          const char *run_id, const ws_meta *m);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
  * is replaced atomically. label may be NULL. */

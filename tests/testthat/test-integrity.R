@@ -198,6 +198,13 @@ test_that("with a secret, ws_compute(), ws_memoise() and ws_cachem() never retur
   ws_save(t$store, cache_key, charToRaw("chosen by a writer"), kind = "final")
   cache <- ws_cachem(signed)
   expect_true(cachem::is.key_missing(cache$get("k")))
+  # exists() and keys() agree with get(): a value set through a cache on a
+  # handle without the secret is not there.
+  expect_false(cache$exists("k"))
+  ws_cachem(t$store)$set("planted", "chosen by a writer")
+  expect_false(cache$exists("planted"))
+  expect_false("planted" %in% cache$keys())
+  expect_identical(cache$size(), 0L)
   cache$set("k", "set")
   expect_identical(cache$get("k"), "set")
   # Without a secret nothing is authenticated, and every entry counts.
