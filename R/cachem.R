@@ -173,7 +173,9 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
   # later of that and the last get()).
   entries <- function() {
     cols <- .Call(C_ws_list, live_store(), NULL, TRUE)
-    mine <- !is.na(cols$label) & startsWith(cols$label, label_prefix)
+    # Under a secret, only the entries get() may return (authenticated).
+    mine <- !is.na(cols$label) & startsWith(cols$label, label_prefix) &
+      cols$serves_value
     written <- as.numeric(cols$written[mine])
     accessed <- as.numeric(cols$accessed[mine])
     list(key = cols$key[mine], run_id = cols$run_id[mine],
@@ -206,7 +208,7 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
     k <- entry_key(key)
     # Under LRU the lookup records the access in the entry's meta; it
     # returns the entry as it was before (its last access until now).
-    e <- .Call(C_ws_lookup, live_store(), k, TRUE, lru)
+    e <- .Call(C_ws_lookup, live_store(), k, TRUE, lru, TRUE)
     if (!is.null(e) && is.finite(max_age)) {
       since <- as.numeric(e$written)
       if (lru && !is.na(e$accessed)) since <- max(since, as.numeric(e$accessed))
@@ -242,7 +244,8 @@ ws_cachem <- function(store = ws_open(ttl = 0, semantics = "access"),
   }
   exists <- function(key) {
     is_destroyed(throw = TRUE)
-    length(.Call(C_ws_list, live_store(), entry_key(key), FALSE)$key) > 0L
+    # As get() sees it: under a secret, an unsigned entry is not there.
+    any(.Call(C_ws_list, live_store(), entry_key(key), TRUE)$serves_value)
   }
   remove <- function(key) {
     is_destroyed(throw = TRUE)

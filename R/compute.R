@@ -91,7 +91,7 @@ compute_once <- function(store, key, compute, timeout,
   stored <- function() {
     # Verified bytes this R cannot decode are as good as none: compute,
     # and the new entry (newer, no worse) is the one found next time.
-    e <- tryCatch(ws_lookup(store, key), ws_decode_error = function(e) NULL)
+    e <- tryCatch(lookup_value(store, key), ws_decode_error = function(e) NULL)
     if (!is.null(e) && identical(e$kind, "final") && keep(e$payload)) e else NULL
   }
   e <- stored()

@@ -371,7 +371,7 @@ memoized_fit <- function(store, key, fit_fn, timeout = 600) {
 # fitter can start from one), then saves the fit's own seed.
 fit_and_seed <- function(inputs, digests, store, call) {
   near <- near_key(digests, inputs$fitter)
-  seed_lookup <- function() ws_lookup_latest(store, near)$payload
+  seed_lookup <- function() lookup_value(store, near, latest = TRUE)$payload
   fitted <- fit_model(inputs, seed_lookup)
   if (is.null(fitted$iterations)) fitted$iterations <- 0
   if (inherits(fitted$fit, "gam")) {

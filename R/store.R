@@ -485,14 +485,22 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' @export
 ws_lookup <- function(store, key) {
   check_store(store)
-  .Call(C_ws_lookup, store, key, FALSE, NA)
+  .Call(C_ws_lookup, store, key, FALSE, NA, FALSE)
 }
 
 #' @rdname ws_lookup
 #' @export
 ws_lookup_latest <- function(store, key) {
   check_store(store)
-  .Call(C_ws_lookup, store, key, TRUE, NA)
+  .Call(C_ws_lookup, store, key, TRUE, NA, FALSE)
+}
+
+# The entry whose value an API returns as its own (ws_compute(),
+# ws_memoise(), ws_gam()'s hits and seeds): with a secret, only an
+# authenticated one, so that a writer without the secret cannot choose it
+# (a raw payload without a tag is ws_lookup()'s to return, flagged).
+lookup_value <- function(store, key, latest = FALSE) {
+  .Call(C_ws_lookup, store, key, latest, NA, TRUE)
 }
 
 #' Sweep the store now

@@ -562,8 +562,11 @@ static void warn_refused(const alloc_ctx *a, const char *key) {
 }
 
 /* touch: record an access in the entry returned; NA: as the store's
- * semantics say (ws_cachem() asks for it on any store for its LRU). */
-SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
+ * semantics say (ws_cachem() asks for it on any store for its LRU).
+ * authenticated: with a secret, only authenticated entries (the APIs that
+ * return stored values as their own: ws_compute(), ws_cachem(), ...). */
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch,
+                 SEXP authenticated) {
   ws_store *s = store_arg(store);
   const char *k = key_arg(key);
   ws_mode mode = Rf_asLogical(latest) == TRUE ? WS_MODE_LATEST : WS_MODE_BEST;
@@ -572,7 +575,8 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
     record = ws_store_options(s)->semantics == WS_SEMANTICS_ACCESS;
   alloc_ctx a = {R_NilValue, 0, 0, 0, 0, WS_RSTREAM_OK};
   PROTECT_WITH_INDEX(R_NilValue, &a.slot);
-  ws_payload_sink sink = {sink_alloc, &a, sink_accept};
+  ws_payload_sink sink = {sink_alloc, &a, sink_accept,
+                          Rf_asLogical(authenticated) == TRUE};
   ws_found f;
   ws_error err;
   int rc = ws_store_lookup(s, k, mode, &sink, &f, &err);
@@ -669,7 +673,7 @@ SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch) {
     }
     R_PreserveObject(held);
     ws_store_value_cache_put(s, k, mode, &f, held, (size_t)f.meta.payload_bytes,
-                       release_sexp);
+                             release_sexp, sink.authenticated_only);
   }
   warn_refused(&a, k);
   UNPROTECT(nprot);
@@ -708,7 +712,8 @@ static SEXP list_columns(void *data) {
   const list_ctx *c = data;
   const char *names[] = {"key",        "run_id",   "kind",     "objective",
                          "iteration",  "written",  "bytes",    "disk_bytes",
-                         "producer",   "accessed", "accessed_flag", "label", ""};
+                         "producer",   "accessed", "accessed_flag", "label",
+                         "serves_value", ""};
   if (!c->with_labels) names[11] = "";
   SEXP out = PROTECT(Rf_mkNamed(VECSXP, names));
   R_xlen_t m = (R_xlen_t)c->n;
@@ -736,10 +741,15 @@ static SEXP list_columns(void *data) {
   posixct(col_accessed);
   SEXP col_flag = Rf_allocVector(LGLSXP, m);
   SET_VECTOR_ELT(out, 10, col_flag);
-  SEXP col_label = R_NilValue;
+  /* With labels (ws_cachem()'s listing): also whether each entry is one
+   * ws_cachem()'s get() may return (under a secret, authenticated), so
+   * that keys() and exists() agree with get(). */
+  SEXP col_label = R_NilValue, col_serves = R_NilValue;
   if (c->with_labels) {
     col_label = Rf_allocVector(STRSXP, m);
     SET_VECTOR_ELT(out, 11, col_label);
+    col_serves = Rf_allocVector(LGLSXP, m);
+    SET_VECTOR_ELT(out, 12, col_serves);
   }
   char *label = R_alloc(WS_LABEL_MAX + 1, 1);
   for (R_xlen_t i = 0; i < m; i++) {
@@ -765,6 +775,8 @@ static SEXP list_columns(void *data) {
                          WS_LABEL_MAX + 1))
         lab = Rf_mkCharCE(label, CE_UTF8);
       SET_STRING_ELT(col_label, i, lab);
+      LOGICAL(col_serves)[i] =
+          ws_store_serves_value(c->store, it->key, it->run_id, meta);
     }
   }
   UNPROTECT(1);

@@ -14,7 +14,8 @@ SEXP C_ws_save(SEXP store, SEXP key, SEXP payload, SEXP serialized,
                SEXP label);
 SEXP C_ws_list(SEXP store, SEXP key, SEXP labels);
 SEXP C_ws_remove(SEXP store, SEXP key, SEXP keep_run_id);
-SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch);
+SEXP C_ws_lookup(SEXP store, SEXP key, SEXP latest, SEXP touch,
+                 SEXP authenticated);
 SEXP C_ws_remove_entry(SEXP store, SEXP key, SEXP run_id);
 SEXP C_ws_is_r_serialization(SEXP bytes);
 SEXP C_ws_evict(SEXP store, SEXP verify);

@@ -9,7 +9,7 @@
 static const R_CallMethodDef call_methods[] = {
     CALLDEF(C_ws_open, 9),         CALLDEF(C_ws_close, 1),
     CALLDEF(C_ws_store_info, 1),   CALLDEF(C_ws_save, 9),
-    CALLDEF(C_ws_lookup, 4),       CALLDEF(C_ws_evict, 2),
+    CALLDEF(C_ws_lookup, 5),       CALLDEF(C_ws_evict, 2),
     CALLDEF(C_ws_advance_time, 2), CALLDEF(C_ws_inject_fault, 4),
     CALLDEF(C_ws_value_cache_usage, 0),  CALLDEF(C_ws_value_cache_clear, 0),
     CALLDEF(C_ws_same_object, 2),  CALLDEF(C_ws_key, 1),

@@ -19,13 +19,13 @@
  * <nonce>.<attempt>.<host token>"), so that a reader that finds the entry
  * between our read and our rename sees a live writer at work on it, and a
  * sweep can judge the temp if we die. */
-static int write_temp(int dirfd, const char *name, const char *text,
-                      int durable) {
-  int fd;
-  do fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 0644);
-  while (fd < 0 && errno == EINTR);
+static int write_temp(const ws_store *s, int dirfd, const char *name,
+                      const char *text) {
+  /* With the store's mode, not the umask's: the meta it replaces was
+   * readable by the group (or private), and so must this one be. */
+  int fd = ws_make_file_at(&s->trust, dirfd, name, O_WRONLY, WS_MADE_ENTRY);
   if (fd < 0) return -1;
+  int durable = s->opt.durable;
   int ok = ws_write_all(fd, text, strlen(text)) == 0;
   if (ok && durable) ok = ws_durable_sync(fd) == 0;
   ok = close(fd) == 0 && ok;
@@ -67,7 +67,7 @@ static int touch_pinned(ws_store *s, int dirfd, const char *run_id,
                    (long)getpid(), ws_unique_ns(ws_real_now_ns()), ws_host_token());
   int done = 0;
   if (n > 0 && (size_t)n < sizeof tmp &&
-      write_temp(dirfd, tmp, touched, s->opt.durable) == 0) {
+      write_temp(s, dirfd, tmp, touched) == 0) {
     /* The window a writer could slip into is this stat to the rename; a
      * writer that did loses its overwrite (never returned wrong). */
     if (ws_stamp_at(dirfd, meta_name, &st) == 0 && ws_stamp_equal(&st, seen_meta) &&

@@ -7,13 +7,20 @@
  * stays last, so warmstart 0.1 and the Rust store, which ignore unknown
  * fields, read these metas as before):
  *
- *   hmac_sha256 = hex(HMAC-SHA256(secret, SHA-256(T + "}")))
+ *   hmac_sha256 = hex(HMAC-SHA256(secret, "warmstart tag 2" NUL key NUL
+ *                                         run_id NUL SHA-256(T + "}")))
  *
  * where T is the meta text before `,"hmac_sha256"`: every field, including
  * checksum_hex, the payload's SHA-256, so the tag covers the payload too.
- * Hashing T first lets a listing shared by handles with different secrets
- * keep one 32-byte digest per entry instead of its text. HMAC is
- * OpenSSL's. */
+ * The key and run id are the entry's place, which its meta does not name:
+ * without them a writer who holds no secret could copy a signed entry
+ * into another key's dir (or rename it), and it would verify there, so
+ * any signed value could answer any key. Tags of the first form (over
+ * SHA-256(T + "}") alone, warmstart before issue 28) do not verify, and
+ * their entries read as unauthenticated: there is no telling where such a
+ * tag was meant to be. Hashing T first lets a listing shared by handles
+ * with different secrets keep one 32-byte digest per entry instead of its
+ * text. HMAC is OpenSSL's. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +41,27 @@ static const char digest_member[] = ",\"meta_sha256\":\"";
 static int hmac(const ws_auth *a, const void *data, size_t n,
                 unsigned char out[32]) {
   return ws_hmac_sha256(a->secret, a->n, data, n, out);
+}
+
+/* The tag of an entry at key/run_id whose meta text hashes to signed_sha.
+ * Keys and run ids hold no NUL (names.c), so the fields cannot run into
+ * each other. */
+static int entry_tag(const ws_auth *a, const char *key, const char *run_id,
+                     const unsigned char signed_sha[32], unsigned char out[32]) {
+  static const char label[] = "warmstart tag 2";
+  size_t kn = strlen(key), rn = strlen(run_id);
+  if (kn > WS_KEY_MAX || rn > WS_RUNID_MAX) return -1;
+  unsigned char buf[sizeof label + WS_KEY_MAX + 1 + WS_RUNID_MAX + 1 + 32];
+  unsigned char *p = buf;
+  memcpy(p, label, sizeof label); /* with its NUL */
+  p += sizeof label;
+  memcpy(p, key, kn + 1);
+  p += kn + 1;
+  memcpy(p, run_id, rn + 1);
+  p += rn + 1;
+  memcpy(p, signed_sha, 32);
+  p += 32;
+  return hmac(a, buf, (size_t)(p - buf), out);
 }
 
 /* Clears the secret before its memory is freed; the volatile stores keep
@@ -97,7 +125,8 @@ static int ends_with_digest(const char *text, size_t len) {
          memcmp(text + len - 2, "\"}", 2) == 0;
 }
 
-char *ws_auth_sign_meta(const ws_auth *a, char *json) {
+char *ws_auth_sign_meta(const ws_auth *a, const char *key, const char *run_id,
+                        char *json) {
   size_t len = json == NULL ? 0 : strlen(json);
   if (!ends_with_digest(json, len)) {
     free(json);
@@ -107,7 +136,7 @@ char *ws_auth_sign_meta(const ws_auth *a, char *json) {
   unsigned char signed_sha[32], tag[32], digest[32];
   char *out = malloc(body + TAG_MEMBER_LEN + DIGEST_MEMBER_LEN + 1);
   if (out == NULL || closed_sha256(json, body, signed_sha) != 0 ||
-      hmac(a, signed_sha, 32, tag) != 0) {
+      entry_tag(a, key, run_id, signed_sha, tag) != 0) {
     free(out);
     free(json);
     return NULL;
@@ -162,8 +191,10 @@ void ws_auth_read_claim(const char *text, size_t len, ws_meta *m) {
   m->has_tag = 1;
 }
 
-int ws_auth_verify(const ws_auth *a, const ws_meta *m) {
+int ws_auth_verify(const ws_auth *a, const char *key, const char *run_id,
+                   const ws_meta *m) {
   unsigned char want[32];
-  return a != NULL && m->has_tag && hmac(a, m->signed_sha256, 32, want) == 0 &&
+  return a != NULL && m->has_tag &&
+         entry_tag(a, key, run_id, m->signed_sha256, want) == 0 &&
          equal_in_constant_time(want, m->tag, 32);
 }

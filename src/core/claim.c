@@ -37,10 +37,33 @@ static int claim_path(ws_store *s, const char *key, char *dir, char *path) {
       ws_join(dir, PATH_MAX, claims, "claims") != 0 ||
       ws_join(path, PATH_MAX, dir, key) != 0)
     return -1;
-  /* Made on first use; a read-only store fails here (EROFS, EACCES). */
-  if (mkdir(claims, 0777) != 0 && errno != EEXIST) return -1;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST) return -1;
+  /* Made on first use, with the store's modes: in a group store every
+   * member must be able to claim (a claim it cannot open reads as "cannot
+   * claim here", and then everyone computes). A read-only store fails
+   * here (EROFS, EACCES). */
+  if (ws_make_dir(&s->trust, claims, 0, NULL) != 0) return -1;
+  if (ws_make_dir(&s->trust, dir, 0, NULL) != 0) return -1;
   return 0;
+}
+
+/* The claim file, made with the store's mode when it is new (trust.c), or
+ * opened as it is; fd or -1 with errno. */
+static int open_claim(ws_store *s, const char *dir, const char *key) {
+  int dirfd = ws_open_dir(dir);
+  if (dirfd < 0) return -1;
+  int fd = -1;
+  for (int i = 0; i < 8 && fd < 0; i++) {
+    fd = ws_make_file_at(&s->trust, dirfd, key, O_RDWR | O_NONBLOCK,
+                         WS_MADE_CLAIM);
+    if (fd >= 0 || errno != EEXIST) break;
+    do fd = openat(dirfd, key, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0 && errno != ENOENT) break; /* ENOENT: let go meanwhile */
+  }
+  int saved = errno;
+  close(dirfd); /* read-only: nothing to lose */
+  errno = saved;
+  return fd;
 }
 
 /* The file open on fd is still the one the path names. */
@@ -62,9 +85,7 @@ int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err) {
   /* A few turns at most: each means the holder let go (and removed the
    * file) between our open and our lock. */
   for (int attempt = 0; attempt < 8; attempt++) {
-    int fd;
-    do fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-    while (fd < 0 && errno == EINTR);
+    int fd = open_claim(s, dir, key);
     struct stat st;
     if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
       close(fd); /* a FIFO or device planted at the name: not a claim */

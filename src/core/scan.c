@@ -203,11 +203,12 @@ static void count_removed(scan *c) {
 /* Remove an entry this scan judged (corrupt, expired, ...), unless a
  * writer holds the dir or may be replacing the entry (see
  * ws_entry_in_flight). */
-static void remove_judged(scan *c, const char *run_id, const ws_stamp *meta,
-                          const ws_stamp *bin) {
-  if (!may_remove(c) || ws_entry_in_flight(c->dirfd, run_id, meta, bin)) return;
+static int remove_judged(scan *c, const char *run_id, const ws_stamp *meta,
+                         const ws_stamp *bin) {
+  if (!may_remove(c) || ws_entry_in_flight(c->dirfd, run_id, meta, bin)) return 0;
   remove_entry_at(c->dirfd, c->dir, run_id);
   count_removed(c);
+  return 1;
 }
 
 /* The remembered listing still describes the dir: same dir stamp, and (unless
@@ -398,23 +399,30 @@ static int resolve_entry(scan *c, const char *run_id, const ws_listing *old,
       return 0;
     }
   }
-  if (item->meta.schema_version != WS_SCHEMA_VERSION ||
-      ws_expired(c->s, &item->meta, c->now_ns)) {
+  if (item->meta.schema_version != WS_SCHEMA_VERSION) {
     remove_judged(c, run_id, &item->meta_st, &item->bin_st);
     return 0;
   }
+  /* Expired for this handle: removed when it can be. One that stays (a
+   * read-only store, a writer's pin, another user's dir under trust =
+   * "any") stays in the listing, which every handle on the root shares:
+   * a handle with a longer TTL still chooses it (ws_store_lookup and
+   * walk_key skip entries by their own handle's TTL). */
+  if (ws_expired(c->s, &item->meta, c->now_ns) &&
+      remove_judged(c, run_id, &item->meta_st, &item->bin_st))
+    return 0;
   return 1;
 }
 
-/* Drop entries of a still-current listing that crossed the TTL since it was
- * built: the file set is unchanged but the clock is not. */
+/* Remove entries of a still-current listing that crossed this handle's
+ * TTL since it was built (the file set is unchanged but the clock is not);
+ * those that cannot be removed stay listed, as in resolve_entry(). */
 static void drop_expired(scan *c, ws_listing *l) {
   size_t kept = 0;
   for (size_t i = 0; i < l->n; i++) {
-    if (ws_expired(c->s, &l->items[i].meta, c->now_ns))
-      remove_judged(c, l->items[i].run_id, &l->items[i].meta_st,
-                    &l->items[i].bin_st);
-    else
+    if (!ws_expired(c->s, &l->items[i].meta, c->now_ns) ||
+        !remove_judged(c, l->items[i].run_id, &l->items[i].meta_st,
+                       &l->items[i].bin_st))
       l->items[kept++] = l->items[i];
   }
   if (kept != l->n) {

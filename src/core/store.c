@@ -86,10 +86,10 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
   char abs[PATH_MAX];
   struct stat st;
   ws_trust trust;
-  int created = 0;
   *out = NULL;
   ws_trust_init(&trust, opt->trust);
-  if (ws_mkdir_p_mode(root, opt->durable, &created, ws_trust_dir_mode(&trust)) != 0) {
+  /* A new root gets its mode whatever the umask (trust.c). */
+  if (ws_make_dir(&trust, root, opt->durable, NULL) != 0) {
     ws_error_io(err, errno, root, "cannot create store root '%s': %s", root,
                  strerror(errno));
     return -1;
@@ -106,9 +106,8 @@ int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
     return -1;
   }
   /* The directory the path leads to (a link is the user's choice) must be
-   * written only by those trusted; a new one gets its mode whatever the
-   * umask. */
-  if (ws_trust_open_root(&trust, abs, created, err) != 0) return -1;
+   * written only by those trusted. */
+  if (ws_trust_open_root(&trust, abs, err) != 0) return -1;
   ws_store *s = calloc(1, sizeof *s);
   if (s == NULL || (s->rs = root_state_get(abs)) == NULL) {
     free(s);
@@ -141,6 +140,11 @@ int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
 }
 
 int ws_store_has_secret(const ws_store *s) { return s->auth != NULL; }
+
+int ws_store_serves_value(const ws_store *s, const char *key,
+                          const char *run_id, const ws_meta *m) {
+  return s->auth == NULL || ws_auth_verify(s->auth, key, run_id, m);
+}
 
 const char *ws_store_root(const ws_store *s) { return s->rs->root; }
 const ws_options *ws_store_options(const ws_store *s) { return &s->opt; }
@@ -233,7 +237,7 @@ int ws_store_save(ws_store *s, const char *key, const char *run_id,
    * cannot: the writer pins the dir (pin_key_dir in write.c). */
   for (unsigned attempt = 0;; attempt++) {
     int retryable = 0;
-    if (ws_write_entry(s, dir, run_id_out, attempt, nonce, payload, n, &meta,
+    if (ws_write_entry(s, key, dir, run_id_out, attempt, nonce, payload, n, &meta,
                        label, run_id != NULL, &retryable, err) == 0)
       break;
     if (!retryable || attempt >= 1) return -1;
@@ -265,11 +269,21 @@ static int fresh_dir_equal(const char *dir, const ws_value_cache_row *row) {
  * decide what is best, and what kind an entry is), and its stamps pass
  * this handle's trust (no system call for either). */
 static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
-                         uint64_t now, ws_found *out) {
+                         int authenticated_only, uint64_t now, ws_found *out) {
   ws_value_cache_row *row = ws_value_cache_get(dir, mode);
   if (row == NULL) return 0;
+  /* Everything the row's choice depended on besides the files: the secret
+   * (what may be chosen), the semantics (what is best), the TTL and clock
+   * (which entries were in the running: a handle that sees an entry the
+   * chooser did not may find a better one), whether unauthenticated
+   * entries were (a row that is itself authenticated serves both). */
+  int auth_only = s->auth != NULL && authenticated_only;
   if (row->chosen_by != (s->auth ? ws_auth_key_id(s->auth) : 0) ||
       row->semantics != (int)s->opt.semantics ||
+      (row->ttl_ns != 0 && (s->opt.ttl_ns == 0 || s->opt.ttl_ns > row->ttl_ns)) ||
+      now < row->chosen_at_ns ||
+      (row->authenticated_only && !auth_only) ||
+      (auth_only && !row->authenticated) ||
       ws_trust_judge(&s->trust, &row->dir_st) != NULL ||
       ws_trust_judge(&s->trust, &row->meta_st) != NULL ||
       ws_trust_judge(&s->trust, &row->bin_st) != NULL)
@@ -287,6 +301,7 @@ static int lookup_cached(ws_store *s, const char *dir, ws_mode mode,
   out->meta_st = row->meta_st; /* what an access is recorded against */
   out->cached_value = row->value;
   out->authenticated = row->authenticated;
+  out->chosen_at_ns = row->chosen_at_ns;
   return 1;
 }
 
@@ -424,7 +439,10 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     return -1;
   }
   uint64_t now = ws_store_now_ns(s);
-  if (s->opt.value_cache && lookup_cached(s, dir, mode, now, out)) return 1;
+  int auth_only = s->auth != NULL && sink->authenticated_only;
+  if (s->opt.value_cache &&
+      lookup_cached(s, dir, mode, sink->authenticated_only, now, out))
+    return 1;
 
   int dirfd = ws_open_dir(dir);
   if (dirfd < 0) {
@@ -470,16 +488,19 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
     const ws_scanned *best = NULL;
     for (size_t i = 0; i < l->n; i++) {
       const ws_scanned *c = &l->items[i];
-      if (!skip_has(&skipped, c->run_id) &&
+      /* The listing is the dir's truth; this handle's TTL applies here. */
+      if (!skip_has(&skipped, c->run_id) && !ws_expired(s, &c->meta, now) &&
           (best == NULL || ws_better(s, mode, &c->meta, &best->meta)))
         best = c;
     }
     if (best == NULL) break;
     ws_scanned chosen = *best; /* the listing may be rebuilt by a rescan */
-    int authenticated = s->auth != NULL && ws_auth_verify(s->auth, &chosen.meta);
+    int authenticated = s->auth != NULL &&
+                        ws_auth_verify(s->auth, key, chosen.run_id, &chosen.meta);
     if (s->auth != NULL && !authenticated &&
-        chosen.meta.format == WS_FORMAT_RSERIALIZED) {
-      /* Not ours to unserialize; kept (another secret may sign it). */
+        (auth_only || chosen.meta.format == WS_FORMAT_RSERIALIZED)) {
+      /* Not ours to unserialize, or to return as a value the caller
+       * trusts; kept (another secret may sign it). */
       if (skip_add(&skipped, chosen.run_id) != 0) goto oom;
       continue;
     }
@@ -498,6 +519,7 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
       if (rc == READ_OK) {
         out->settled = out->settled && listing_settled;
         out->authenticated = authenticated;
+        out->chosen_at_ns = now;
       }
       break;
     }
@@ -522,7 +544,7 @@ oom:
 
 void ws_store_value_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
-                        void (*release)(void *)) {
+                        void (*release)(void *), int authenticated_only) {
   char dir[PATH_MAX];
   /* An unsettled stamp cannot prove "unchanged" later, so such a row would
    * never be served: do not keep it. */
@@ -547,6 +569,9 @@ void ws_store_value_cache_put(ws_store *s, const char *key, ws_mode mode,
   row.chosen_by = s->auth ? ws_auth_key_id(s->auth) : 0;
   row.authenticated = found->authenticated;
   row.semantics = (int)s->opt.semantics;
+  row.ttl_ns = s->opt.ttl_ns;
+  row.chosen_at_ns = found->chosen_at_ns;
+  row.authenticated_only = s->auth != NULL && authenticated_only;
   ws_value_cache_put(&row);
 }
 

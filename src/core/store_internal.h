@@ -97,7 +97,10 @@ int ws_abandoned(long pid, const char *host, int64_t changed_s,
                  uint64_t real_now_ns);
 /* The entries of the key dir open on dirfd after cleanup, owned by the
  * root's listings (valid until the next scan of that key); NULL when
- * the dir is gone or the handle does not trust it (trust.c).
+ * the dir is gone or the handle does not trust it (trust.c). The listing
+ * is shared by every handle on the root, so it holds what is on disk:
+ * entries expired for this handle are removed when they can be, and kept
+ * when they cannot; callers skip those expired for them (ws_expired).
  * trust_dir_stamp: reuse a remembered listing on the dir's stamp alone,
  * without a stat of each file. Walks over the whole store do
  * (what they need, sizes and write stamps, changes only when an entry is
@@ -149,7 +152,8 @@ void ws_sweep_after_save(ws_store *s, size_t payload_bytes);
 /* write.c */
 /* 0 on success; otherwise -1 with err set and *retryable when the key dir
  * vanished under us (a sibling's sweep removed it). */
-int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
+int ws_write_entry(ws_store *s, const char *key, const char *dir,
+                   const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
                    size_t n, ws_meta *meta, const char *label, int overwrite,
                    int *retryable, ws_error *err);

@@ -98,17 +98,10 @@ static uint64_t count_keys(const entry_list *l) {
 static int open_marker_dir(ws_store *s, int create) {
   char dir[PATH_MAX];
   ws_stamp st;
-  int made = 0;
   if (ws_join(dir, sizeof dir, s->rs->root, WS_SWEEP_MARKER_DIR) != 0) return -1;
-  if (create) {
-    if (mkdir(dir, (mode_t)ws_trust_dir_mode(&s->trust)) == 0)
-      made = 1;
-    else if (errno != EEXIST)
-      return -1;
-  }
+  if (create && ws_make_dir(&s->trust, dir, 0, NULL) != 0) return -1;
   int fd = ws_open_dir(dir);
-  if (fd >= 0 && ((made && ws_trust_fix_mode(&s->trust, fd, 1) != 0) ||
-                  ws_stamp_fd(fd, &st) != 0 ||
+  if (fd >= 0 && (ws_stamp_fd(fd, &st) != 0 ||
                   ws_trust_judge(&s->trust, &st) != NULL)) {
     close(fd); /* read-only: nothing to lose */
     return -1;
@@ -154,11 +147,8 @@ static void write_marker(ws_store *s, uint64_t bytes, uint64_t walked,
    * or something planted: a link, a FIFO) is unlinked, never opened or
    * written through. */
   (void)unlinkat(dirfd, tmp, 0);
-  int fd;
-  do fd = openat(dirfd, tmp,
-                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC,
-                 (mode_t)ws_trust_file_mode(&s->trust));
-  while (fd < 0 && errno == EINTR);
+  int fd = ws_make_file_at(&s->trust, dirfd, tmp, O_WRONLY | O_NONBLOCK,
+                           WS_MADE_ENTRY);
   if (fd >= 0) {
     int ok = ws_write_all(fd, text, (size_t)n) == 0;
     ok = close(fd) == 0 && ok;

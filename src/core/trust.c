@@ -18,6 +18,7 @@
  * Group lookups go through NSS (getpwuid_r, getgrgid_r) once per user and
  * group per process: a process's own groups do not change either. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #ifndef _WIN32 /* platform_win.h: no user or group database */
 #include <grp.h>
@@ -196,14 +197,60 @@ unsigned ws_trust_file_mode(const ws_trust *t) {
   }
 }
 
-int ws_trust_fix_mode(const ws_trust *t, int fd, int is_dir) {
-  /* Under USER the umask can only narrow 0700 further, which fchmod undoes
-   * for directories; files need no more than 0600 gives. ANY keeps the
-   * umask's word. */
-  if (t->mode == WS_TRUST_ANY || (t->mode == WS_TRUST_USER && !is_dir))
-    return 0;
-  mode_t mode = (mode_t)(is_dir ? ws_trust_dir_mode(t) : ws_trust_file_mode(t));
-  return fchmod(fd, mode);
+/* A claim is opened read-write by whoever claims (an exclusive lock on
+ * NFS needs a descriptor open for writing), so the group writes it too. */
+static unsigned claim_mode(const ws_trust *t) {
+  switch (t->mode) {
+  case WS_TRUST_USER: return 0600;
+  case WS_TRUST_GROUP: return 0660;
+  default: return 0644;
+  }
+}
+
+/* The umask takes bits away from what mkdir and open were asked for;
+ * fchmod gives them back (and the setgid bit, which mkdir may drop). */
+static int exact_mode(const ws_trust *t, int fd, unsigned mode) {
+  if (t->mode == WS_TRUST_ANY) return 0;
+  int rc;
+  do rc = fchmod(fd, (mode_t)mode);
+  while (rc != 0 && errno == EINTR);
+  return rc;
+}
+
+int ws_make_dir(const ws_trust *t, const char *path, int durable, int *made) {
+  int created = 0;
+  if (made) *made = 0;
+  if (ws_mkdir_p_mode(path, durable, &created, ws_trust_dir_mode(t)) != 0)
+    return -1;
+  if (made) *made = created;
+  if (!created || t->mode == WS_TRUST_ANY) return 0;
+  /* Through a descriptor that did not follow a link: a link put in its
+   * place since the mkdir is refused (ELOOP), not chmod-ed. */
+  int fd = ws_open_dir(path);
+  if (fd < 0) return -1;
+  int rc = exact_mode(t, fd, ws_trust_dir_mode(t));
+  int saved = errno;
+  close(fd); /* read-only: nothing to lose */
+  errno = saved;
+  return rc;
+}
+
+int ws_make_file_at(const ws_trust *t, int dirfd, const char *name, int flags,
+                    ws_made_kind kind) {
+  unsigned mode = kind == WS_MADE_CLAIM ? claim_mode(t) : ws_trust_file_mode(t);
+  int fd;
+  do fd = openat(dirfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                 (mode_t)mode);
+  while (fd < 0 && errno == EINTR);
+  if (fd < 0) return -1;
+  if (exact_mode(t, fd, mode) != 0) {
+    int saved = errno;
+    close(fd); /* nothing written yet */
+    (void)unlinkat(dirfd, name, 0);
+    errno = saved;
+    return -1;
+  }
+  return fd;
 }
 
 void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
@@ -219,8 +266,7 @@ void ws_error_untrusted(ws_error *err, const char *path, const char *reason,
   snprintf(err->argument, sizeof err->argument, "%s", reason);
 }
 
-int ws_trust_open_root(ws_trust *t, const char *root, int created,
-                       ws_error *err) {
+int ws_trust_open_root(ws_trust *t, const char *root, ws_error *err) {
   ws_stamp st;
   int fd = ws_open_dir(root);
   if (fd < 0) {
@@ -228,8 +274,7 @@ int ws_trust_open_root(ws_trust *t, const char *root, int created,
                 strerror(errno));
     return -1;
   }
-  int rc = created ? ws_trust_fix_mode(t, fd, 1) : 0;
-  if (rc == 0) rc = ws_stamp_fd(fd, &st);
+  int rc = ws_stamp_fd(fd, &st);
   int saved = errno;
   close(fd); /* read-only: nothing to lose */
   if (rc != 0) {

@@ -59,8 +59,12 @@ static int walk_key(ws_store *s, const char *key, uint64_t now,
       stats->dirs_removed++;
     return 0;
   }
+  /* What this handle sees: the listing keeps entries expired for it that
+   * could not be removed (another handle's TTL may be longer). */
   for (size_t i = 0; i < l->n; i++)
-    if (entry_list_add(out, key, &l->items[i]) != 0) return -1;
+    if (!ws_expired(s, &l->items[i].meta, now) &&
+        entry_list_add(out, key, &l->items[i]) != 0)
+      return -1;
   return 0;
 }
 

@@ -15,18 +15,7 @@
 #include "store_internal.h"
 
 static int open_new_at(const ws_store *s, int dirfd, const char *name) {
-  int fd;
-  do fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                 (mode_t)ws_trust_file_mode(&s->trust));
-  while (fd < 0 && errno == EINTR);
-  if (fd >= 0 && ws_trust_fix_mode(&s->trust, fd, 0) != 0) {
-    int saved = errno;
-    close(fd);
-    (void)unlinkat(dirfd, name, 0);
-    errno = saved;
-    return -1;
-  }
-  return fd;
+  return ws_make_file_at(&s->trust, dirfd, name, O_WRONLY, WS_MADE_ENTRY);
 }
 
 static int finish_file(int fd, int durable) {
@@ -56,17 +45,14 @@ static int finish_file(int fd, int durable) {
  * a link fails here with ELOOP or ENOTDIR). */
 static int pin_key_dir(ws_store *s, const char *dir) {
   for (int i = 0; i < PIN_ATTEMPTS; i++) {
-    int made = 0;
-    if (ws_mkdir_p_mode(dir, 0, &made, ws_trust_dir_mode(&s->trust)) != 0)
-      return -1;
-    if (ws_fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
-    int fd = ws_dir_pin(dir, s->poll, s->poll_ctx);
-    if (fd >= 0 && made && ws_trust_fix_mode(&s->trust, fd, 1) != 0) {
-      int saved = errno;
-      close(fd);
-      errno = saved;
+    /* A sibling's sweep may remove the new dir before its mode is set
+     * (ENOENT): made again on the next turn. */
+    if (ws_make_dir(&s->trust, dir, 0, NULL) != 0) {
+      if (errno == ENOENT) continue;
       return -1;
     }
+    if (ws_fault(s, WS_FAULT_AFTER_MKDIR, dir) != 0) return -1;
+    int fd = ws_dir_pin(dir, s->poll, s->poll_ctx);
     if (fd >= 0 || errno != ENOENT) return fd;
   }
   errno = ENOENT;
@@ -93,7 +79,8 @@ static int name_of(char *out, const char *run_id, const char *suffix) {
   return 0;
 }
 
-int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
+int ws_write_entry(ws_store *s, const char *key, const char *dir,
+                   const char *run_id,
                    unsigned attempt, uint64_t nonce, const void *payload,
                    size_t n, ws_meta *meta, const char *label, int overwrite,
                    int *retryable, ws_error *err) {
@@ -157,7 +144,8 @@ int ws_write_entry(ws_store *s, const char *dir, const char *run_id,
   meta->written_nanos = (uint32_t)(now % UINT64_C(1000000000));
   step = "writing the meta";
   json = ws_meta_to_json(meta, label);
-  if (json != NULL && s->auth != NULL) json = ws_auth_sign_meta(s->auth, json);
+  if (json != NULL && s->auth != NULL)
+    json = ws_auth_sign_meta(s->auth, key, run_id, json);
   if (json == NULL) {
     errno = ENOMEM;
     goto fail;

@@ -318,6 +318,10 @@ typedef struct ws_payload_sink {
   void *(*alloc)(void *ctx, size_t n);
   void *ctx;
   int (*accept)(void *ctx, const void *bytes, size_t n, const ws_meta *meta);
+  /* With a secret: only entries whose tag it verifies are chosen (the
+   * values ws_compute() and the like return; ws_lookup() also returns
+   * raw payloads without one, flagged). No effect without a secret. */
+  int authenticated_only;
 } ws_payload_sink;
 
 typedef struct ws_found {
@@ -329,6 +333,7 @@ typedef struct ws_found {
   ws_stamp dir_st, meta_st, bin_st;
   int settled;
   int authenticated; /* its tag verified under this handle's secret */
+  uint64_t chosen_at_ns; /* this handle's clock when the entry was chosen */
 } ws_found;
 
 int ws_store_open(const char *root, const ws_options *opt, ws_store **out,
@@ -349,6 +354,12 @@ void ws_store_get_poll(const ws_store *s, ws_poll_fn *poll, void **ctx);
 int ws_store_set_secret(ws_store *s, const void *secret, size_t n,
                         ws_error *err);
 int ws_store_has_secret(const ws_store *s);
+/* 1 when the entry run_id of key, with meta m, is one whose value the
+ * APIs that return stored values as their own may return (what
+ * ws_payload_sink's authenticated_only chooses among): any entry without a
+ * secret, an authenticated one with a secret. */
+int ws_store_serves_value(const ws_store *s, const char *key,
+                          const char *run_id, const ws_meta *m);
 
 /* run_id NULL: a fresh run id (written to run_id_out). Otherwise that entry
  * is replaced atomically. label may be NULL. */
@@ -361,10 +372,11 @@ int ws_store_lookup(ws_store *s, const char *key, ws_mode mode,
                     const ws_payload_sink *sink, ws_found *out,
                     ws_error *err);
 /* Remember the value the glue built from a cold lookup. release is called
- * when the cache lets go of it (the core never inspects the value). */
+ * when the cache lets go of it (the core never inspects the value).
+ * authenticated_only: the sink's, that the lookup was made with. */
 void ws_store_value_cache_put(ws_store *s, const char *key, ws_mode mode,
                         const ws_found *found, void *value, size_t bytes,
-                        void (*release)(void *));
+                        void (*release)(void *), int authenticated_only);
 
 /* ---- access.c: lookups that record an access ---- */
 /* Record an access in the entry a lookup returned (found, as filled by
@@ -459,6 +471,12 @@ typedef struct ws_value_cache_row {
   int authenticated;
   /* Chosen, and its kind read, under these semantics (store options). */
   int semantics;
+  /* Chosen among the entries within this TTL (0: none) at this time of the
+   * chooser's clock: it serves a handle whose TTL and clock leave it no
+   * entry the chooser did not see (a TTL no longer, a clock no earlier). */
+  uint64_t ttl_ns, chosen_at_ns;
+  /* Chosen among authenticated entries only (ws_payload_sink). */
+  int authenticated_only;
 } ws_value_cache_row;
 ws_value_cache_row *ws_value_cache_get(const char *dir_path, ws_mode mode);
 void ws_value_cache_put(ws_value_cache_row *row_template);

@@ -62,13 +62,13 @@ as_user <- function(command, uid = 65534L, gid = 65534L, stdin = "") {
 }
 
 # One entry's two files, as written by a store of our own (valid checksum,
-# valid meta): list(run_id, bin = <path>, json = <path>).
+# valid meta) for key: list(run_id, bin = <path>, json = <path>). A tag
+# binds the key: a signed entry verifies only under the key it was made for.
 staged_entry <- function(value, objective = NULL, secret = NULL,
-                         env = parent.frame()) {
+                         key = key_for("staged"), env = parent.frame()) {
   root <- tempfile("staging-")
   withr::defer(unlink(root, recursive = TRUE), envir = env)
   st <- ws_open(root, secret = secret)
-  key <- key_for("staged")
   run <- ws_save(st, key, value, objective = objective)
   dir <- file.path(root, key)
   list(run_id = run, bin = file.path(dir, paste0(run, ".bin")),

@@ -187,7 +187,8 @@ test_that("trust = \"group\" takes the root's group, and a secret decides which 
   key <- key_for("team key")
   dir <- file.path(root, key)
   # Planted by a member (nobody, whose group is the root's), in this order:
-  signed <- staged_entry(list(from = "signed"), objective = 2, secret = secret)
+  signed <- staged_entry(list(from = "signed"), objective = 2, secret = secret,
+                         key = key)
   plant(signed, dir)
   Sys.sleep(0.01)
   unsigned <- staged_entry(list(from = "unsigned"), objective = 1)

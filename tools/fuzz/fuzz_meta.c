@@ -44,13 +44,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* A meta that states no format (the Rust store's) is never written back
    * as such: our saves state one, "raw" unless R-serialized. */
   assert(back.format == (m.format == WS_FORMAT_UNSTATED ? WS_FORMAT_RAW : m.format));
-  char *signed_json = ws_auth_sign_meta(ours, json);
+  char *signed_json = ws_auth_sign_meta(ours, "0123456789abcdef0123456789abcdef", "r1", json);
   assert(signed_json != NULL); /* json is freed */
   ws_meta sig;
   assert(ws_meta_parse(signed_json, strlen(signed_json), &sig) == 0);
   assert(strcmp(sig.checksum_hex, m.checksum_hex) == 0);
   ws_auth_read_claim(signed_json, strlen(signed_json), &sig);
-  assert(sig.has_tag && ws_auth_verify(ours, &sig) && !ws_auth_verify(theirs, &sig));
+  /* The tag binds the entry's key and run id: elsewhere it does not verify. */
+  assert(sig.has_tag &&
+         ws_auth_verify(ours, "0123456789abcdef0123456789abcdef", "r1", &sig) &&
+         !ws_auth_verify(ours, "0123456789abcdef0123456789abcdef", "r2", &sig) &&
+         !ws_auth_verify(ours, "0123456789abcdef0123456789abcdeg", "r1", &sig) &&
+         !ws_auth_verify(theirs, "0123456789abcdef0123456789abcdef", "r1", &sig));
   free(signed_json);
   return 0;
 }
