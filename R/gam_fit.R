@@ -566,7 +566,10 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L, probe = NULL,
     if (!(as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre))) break
     best <- restart
   }
-  sinking <- sinking_coordinates(best, G, in_out)
+  # Without a step run (bam) the probe would be a whole restart on every
+  # such fit: those keep their fit (bam's warm test: 3 iterations more
+  # than cold with the restart).
+  sinking <- if (!is.null(probe)) sinking_coordinates(best, G, in_out)
   if (length(sinking) > 0L && is.null(guess)) guess <- initial_guess(G)
   if (!is.null(guess)) sinking <- sinking[far_above_guess(best$sp[sinking], guess[sinking])]
   if (length(sinking) == 0L || is.null(guess)) {

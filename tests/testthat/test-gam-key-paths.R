@@ -14,6 +14,16 @@ path_data <- function(n = 300, seed = 21) {
   d
 }
 
+# Users define smooth classes and methods in the workspace. Under R CMD
+# check testthat runs a test in an environment whose parents reach
+# warmstart's namespace, which makes a closure created there look like a
+# package's code: the closures below are given the workspace as their
+# enclosure (with the values they use).
+in_workspace <- function(f, ...) {
+  environment(f) <- list2env(list(...), parent = globalenv())
+  f
+}
+
 # `first` is the fit before the change, `changed` the ws_gam() fit after
 # it and `fresh` gam()'s after it: not a hit, gam()'s fit, and different
 # from the first (the change matters).
@@ -50,15 +60,15 @@ test_that("a user smooth class, redefined, is not a stale hit", {
   methods <- c("smooth.construct.wsk.smooth.spec", "Predict.matrix.wsk.smooth")
   withr::defer(rm(list = intersect(methods, ls(globalenv())), envir = globalenv()))
   define <- function(k) {
-    assign(methods[1L], function(object, data, knots) {
+    assign(methods[1L], in_workspace(function(object, data, knots) {
       object$bs.dim <- k
       object <- mgcv::smooth.construct.cr.smooth.spec(object, data, knots)
       class(object) <- c("wsk.smooth", class(object))
       object
-    }, envir = globalenv())
-    assign(methods[2L], function(object, data) {
+    }, k = k), envir = globalenv())
+    assign(methods[2L], in_workspace(function(object, data) {
       mgcv::Predict.matrix.cr.smooth(object, data)
-    }, envir = globalenv())
+    }), envir = globalenv())
   }
   ws <- function() ws_gam(y ~ s(x0, bs = "wsk") + s(x1), d, method = "REML",
                           store = t$store)
@@ -109,7 +119,7 @@ test_that("a user method of a package generic in the formula is keyed", {
   d <- path_data()
   d$u <- structure(d$x1, class = "wsk_unit")
   # sqrt() is a Math group member: it dispatches on the class to this.
-  assign("Math.wsk_unit", function(x, ...) get(.Generic)(unclass(x), ...),
+  assign("Math.wsk_unit", in_workspace(function(x, ...) get(.Generic)(unclass(x), ...)),
          envir = globalenv())
   withr::defer(rm(list = intersect("Math.wsk_unit", ls(globalenv())),
                   envir = globalenv()))
@@ -117,7 +127,7 @@ test_that("a user method of a package generic in the formula is keyed", {
   first <- ws()
   expect_identical(attr(first, "warmstart_key"), "model")
   expect_identical(attr(ws(), "warmstart"), "hit")
-  assign("Math.wsk_unit", function(x, ...) get(.Generic)(unclass(x)^2, ...),
+  assign("Math.wsk_unit", in_workspace(function(x, ...) get(.Generic)(unclass(x)^2, ...)),
          envir = globalenv())
   fresh <- mgcv::gam(y ~ s(x0) + sqrt(u), data = d, method = "REML")
   expect_not_stale(first, ws(), fresh, "user method of sqrt()")
@@ -130,9 +140,9 @@ test_that("an S3 method registered outside a package is seen", {
   table <- asNamespace("base")[[".__S3MethodsTable__."]]
   withr::defer(rm(list = intersect("Math.wsk_registered", ls(table)), envir = table))
   register <- function(power) {
-    registerS3method("Math", "wsk_registered", function(x, ...) {
+    registerS3method("Math", "wsk_registered", in_workspace(function(x, ...) {
       get(.Generic)(unclass(x)^power, ...)
-    }, envir = asNamespace("base"))
+    }, power = power), envir = asNamespace("base"))
   }
   ws <- function() ws_gam(y ~ s(x0) + sqrt(u), d, method = "REML", store = t$store)
   register(1)
