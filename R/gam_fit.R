@@ -536,6 +536,16 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L, probe = NULL,
     tryCatch(run(list(sp = sp, scale = seed$scale), seed_theta_value(seed, fit$family)),
              error = function(e) NULL)
   }
+  # One restart at `sp` (from `fit`'s scale and theta); the better of it
+  # and the best so far, with the iterations paid.
+  better_of_restart <- function(sp, fit) {
+    restart <- restart_from(sp, fit)
+    if (!is.null(restart) && is.null(convergence_problem(restart))) {
+      iterations <- sum(iterations, outer_iterations(restart))
+      if (as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre)) best <- restart
+    }
+    list(fit = best, iterations = iterations)
+  }
   if (!curvature) {
     guess <- initial_guess(G)
     far <- if (!is.null(guess) && length(guess) == length(best$sp)) {
@@ -544,12 +554,7 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L, probe = NULL,
     if (length(far) == 0L) return(list(fit = best, iterations = iterations))
     sp <- unname(best$sp)
     sp[far] <- guess[far]
-    restart <- restart_from(sp, best)
-    if (!is.null(restart) && is.null(convergence_problem(restart))) {
-      iterations <- sum(iterations, outer_iterations(restart))
-      if (as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre)) best <- restart
-    }
-    return(list(fit = best, iterations = iterations))
+    return(better_of_restart(sp, best))
   }
   for (round in seq_len(rounds)) {
     flat <- flat_coordinates(best, G, in_out)
@@ -577,29 +582,18 @@ escape_flat <- function(warm, G, in_out, run, rounds = 3L, probe = NULL,
   }
   sp <- unname(best$sp)
   sp[sinking] <- guess[sinking]
-  if (!is.null(probe)) {
-    seed <- make_seed(best)
-    step <- tryCatch(probe(list(sp = sp, scale = seed$scale),
-                           seed_theta_value(seed, best$family)),
-                     error = function(e) NULL)
-    if (!inherits(step, "gam") || length(step$sp) != length(sp)) {
-      return(list(fit = best, iterations = iterations))
-    }
-    iterations <- sum(iterations, outer_iterations(step))
-    other_basin <- as.numeric(step$gcv.ubre) < as.numeric(best$gcv.ubre) ||
-      any(step$sp[sinking] < guess[sinking])
-    if (!isTRUE(other_basin)) return(list(fit = best, iterations = iterations))
-    sp <- unname(step$sp)
-    best_step <- step
-  } else {
-    best_step <- best
+  seed <- make_seed(best)
+  step <- tryCatch(probe(list(sp = sp, scale = seed$scale),
+                         seed_theta_value(seed, best$family)),
+                   error = function(e) NULL)
+  if (!inherits(step, "gam") || length(step$sp) != length(sp)) {
+    return(list(fit = best, iterations = iterations))
   }
-  restart <- restart_from(sp, best_step)
-  if (!is.null(restart) && is.null(convergence_problem(restart))) {
-    iterations <- sum(iterations, outer_iterations(restart))
-    if (as.numeric(restart$gcv.ubre) < as.numeric(best$gcv.ubre)) best <- restart
-  }
-  list(fit = best, iterations = iterations)
+  iterations <- sum(iterations, outer_iterations(step))
+  other_basin <- as.numeric(step$gcv.ubre) < as.numeric(best$gcv.ubre) ||
+    any(step$sp[sinking] < guess[sinking])
+  if (!isTRUE(other_basin)) return(list(fit = best, iterations = iterations))
+  better_of_restart(unname(step$sp), step)
 }
 
 # The smoothing parameters (indices) where the warm fit ended in the tail
