@@ -199,12 +199,15 @@ test_that("a container's live writer (own pid namespace, same hostname) keeps it
                    target - 1L, rscript, shQuote(script), shQuote(log))
   system2(unshare, c("--pid", "--fork", "--mount-proc", "sh", "-c", shQuote(inner)),
           wait = FALSE)
-  # Out here: wait for the writer to stop between its renames.
+  # Out here: wait for the writer to stop between its renames. It has
+  # stopped once its meta's temp exists beside a renamed payload (a listing
+  # taken earlier can still hold the payload's temp, renamed a moment later).
   deadline <- Sys.time() + 60
   temps <- character()
   while (Sys.time() < deadline) {
+    payload_done <- length(list.files(key_dir(t, key), "\\.bin$")) > 0
     temps <- temp_files(t$root)
-    if (length(temps) > 0 && length(list.files(key_dir(t, key), "\\.bin$")) > 0) break
+    if (payload_done && any(grepl("\\.json\\.tmp\\.", temps))) break
     Sys.sleep(0.05)
   }
   expect_gt(length(temps), 0L)
