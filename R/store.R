@@ -109,9 +109,9 @@
 #' serialization (raw bytes that fail to unserialize are returned as raw
 #' bytes), and raw payloads are read byte for byte as before. Run ids are any
 #' name the Rust store can write (the gam crate's checkpoints are
-#' `"ckpt-r<pid>-<nanos>"`). The README's \dQuote{Interop with the gam
-#' crate} lists what each Rust version sees of warmstart's entries, and
-#' warmstart of theirs.
+#' `"ckpt-r<pid>-<nanos>"`). `vignette("interop", package = "warmstart")`
+#' lists what each Rust version sees of warmstart's entries, and warmstart
+#' of theirs.
 #'
 #' @section Who may write to a store:
 #' Checksums protect against accidents, not against people: anyone who can
