@@ -244,6 +244,7 @@
 #'
 #' @seealso [ws_key()], [ws_open()],
 #' `vignette("warm-starting-mgcv", package = "warmstart")`
+#' @family caching functions
 #'
 #' @examples
 #' if (requireNamespace("mgcv", quietly = TRUE)) {

@@ -29,6 +29,7 @@
 #' `durable`, `memory_cache` and `semantics`.
 #'
 #' @seealso [ws_remove()], [ws_evict()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "ws-list-example"))
@@ -98,6 +99,7 @@ print.ws_info <- function(x, ...) {
 #' @return Invisibly, the number of entries removed.
 #'
 #' @seealso [ws_list()], [ws_evict()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "ws-remove-example"))

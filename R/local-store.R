@@ -43,6 +43,7 @@
 #'
 #' @seealso [ws_open()], [ws_gam()],
 #' `vignette("ci", package = "warmstart")`
+#' @family caching functions
 #'
 #' @examples
 #' fit_twice <- function() {
@@ -53,15 +54,17 @@
 #' }
 #' fit_twice()
 #'
-#' \dontrun{
-#' # In a package's tests/testthat/test-fits.R:
-#' test_that("the smooths have sensible degrees of freedom", {
-#'   skip_if_not_installed("warmstart")
-#'   store <- warmstart::local_ws_store()
-#'   fit <- warmstart::ws_gam(y ~ s(x0) + s(x1), data, method = "REML",
-#'                            store = store)
-#'   expect_true(all(fit$edf > 0))
-#' })
+#' # A test in a package's tests/testthat/test-fits.R:
+#' if (requireNamespace("testthat", quietly = TRUE) &&
+#'     requireNamespace("mgcv", quietly = TRUE)) {
+#'   testthat::test_that("the smooths have sensible degrees of freedom", {
+#'     testthat::skip_if_not_installed("warmstart")
+#'     store <- warmstart::local_ws_store()
+#'     d <- mgcv::gamSim(1, n = 200, verbose = FALSE)
+#'     fit <- warmstart::ws_gam(y ~ s(x0) + s(x1), d, method = "REML",
+#'                              store = store)
+#'     testthat::expect_lt(sum(fit$edf), 20)
+#'   })
 #' }
 #' @export
 local_ws_store <- function(size_budget = 1024^3, ttl = 30 * 86400,
