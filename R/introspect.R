@@ -19,8 +19,8 @@
 #' and columns `key`, `run_id`, `kind` (`"checkpoint"` or
 #' `"final"`, as the store's semantics read it), `objective` and
 #' `iteration` (`NA` when absent), `written` (POSIXct),
-#' `bytes` (of the payload), `producer` (who wrote it, `NA`
-#' when unsaid) and `accessed` (the last recorded access, POSIXct,
+#' `bytes` (of the payload), `producer` (who wrote it, `NA` when
+#' unsaid) and `accessed` (the last recorded access, POSIXct,
 #' `NA` when none).
 #'
 #' `ws_info()`: a list of class `ws_info` with `root`,
