@@ -54,16 +54,16 @@
 #' }
 #' fit_twice()
 #'
-#' # A test in a package's tests/testthat/test-fits.R:
-#' if (requireNamespace("testthat", quietly = TRUE) &&
-#'     requireNamespace("mgcv", quietly = TRUE)) {
-#'   testthat::test_that("the smooths have sensible degrees of freedom", {
+#' # A test in a package's tests/testthat/test-fits.R (a package's tests
+#' # would fit there: warmstart::ws_gam(y ~ s(x), data, store = store)):
+#' if (requireNamespace("testthat", quietly = TRUE)) {
+#'   testthat::test_that("the value is computed once, then stored", {
 #'     testthat::skip_if_not_installed("warmstart")
 #'     store <- warmstart::local_ws_store()
-#'     d <- mgcv::gamSim(1, n = 200, verbose = FALSE)
-#'     fit <- warmstart::ws_gam(y ~ s(x0) + s(x1), d, method = "REML",
-#'                              store = store)
-#'     testthat::expect_lt(sum(fit$edf), 20)
+#'     key <- warmstart::ws_key("a slow value")
+#'     first <- warmstart::ws_compute(store, key, sqrt(2))
+#'     again <- warmstart::ws_compute(store, key, stop("not evaluated"))
+#'     testthat::expect_identical(again, first)
 #'   })
 #' }
 #' @export
