@@ -108,7 +108,9 @@ start_slurm <- function(base, nodes = 3L, cpus = 2L, mounts = list()) {
   writeBin(as.raw(sample(0:255, 1024, replace = TRUE)), key)
   Sys.chmod(key, "0400")
   cl <- list(base = base, nodes = nodes, conf = f("slurm.conf"),
-             socket = f("munge", "munge.sock"), pids = list(), mounts = mounts)
+             socket = f("munge", "munge.sock"), mounts = mounts,
+             # An environment, so that a node started again is stopped too.
+             pids = new.env())
   # munged in the foreground, in the background: its pid is ours.
   system2("sh", c("-c", shQuote(sprintf(
     "%s --foreground --force --key-file=%s --socket=%s --pid-file=%s --log-file=%s --seed-file=%s > %s 2>&1 & echo $! > %s",
@@ -144,6 +146,9 @@ start_slurm <- function(base, nodes = 3L, cpus = 2L, mounts = list()) {
     "SelectTypeParameters=CR_CPU",
     # A node that comes back registers and is used again at once.
     "ReturnToService=2", "SlurmdTimeout=10", "KillWait=3", "MinJobAge=600",
+    # A job whose node is lost fails; batchtools resubmits it (as a user
+    # would), rather than Slurm on its own.
+    "JobRequeue=0",
     "SlurmdParameters=config_overrides",
     sprintf("NodeName=%s NodeAddr=127.0.0.1 Port=%d CPUs=%d State=UNKNOWN",
             cl$node_names, port + seq_len(nodes), cpus),
@@ -211,6 +216,56 @@ kill_node <- function(cl, h) {
 
 stop_slurm <- function(cl) {
   if (is.null(cl)) return(invisible())
-  for (name in rev(names(cl$pids))) kill_wait(cl$pids[[name]])
+  for (name in c(cl$node_names, "slurmctld", "munged")) {
+    if (!is.null(cl$pids[[name]])) kill_wait(cl$pids[[name]])
+  }
   invisible()
+}
+
+# The jobs' journals (slurm/jobs.R, save_loop()) as data frames of rows by
+# type, with the job, attempt (gen), pid and node of each.
+slurm_journals <- function(logdir) {
+  files <- list.files(logdir, "^j[0-9]+-g[0-9]+\\.log$")
+  id <- regmatches(files, regexec("^j([0-9]+)-g([0-9]+)", files))
+  lines <- lapply(file.path(logdir, files), read_lines)
+  rows <- function(type, width, cols) {
+    do.call(rbind, lapply(seq_along(files), function(f) {
+      m <- journal_rows(lines[[f]], type, width)
+      if (nrow(m) == 0) return(NULL)
+      d <- as.data.frame(m[, -1, drop = FALSE], stringsAsFactors = FALSE)
+      names(d) <- cols
+      d$job <- as.integer(id[[f]][2])
+      d$gen <- as.integer(id[[f]][3])
+      d
+    }))
+  }
+  starts <- rows("start", 3, c("pid", "node"))
+  last <- vapply(lines, function(l) {
+    if (length(l) == 0) "" else strsplit(l[[length(l)]], "\t")[[1]][[1]]
+  }, "")
+  list(
+    writers = data.frame(job = as.integer(vapply(id, `[`, "", 2)),
+                         gen = as.integer(vapply(id, `[`, "", 3)),
+                         pid = as.integer(starts$pid[match(files, sprintf("j%d-g%d.log", starts$job, starts$gen))]),
+                         node = starts$node[match(files, sprintf("j%d-g%d.log", starts$job, starts$gen))],
+                         last = last, stringsAsFactors = FALSE),
+    begins = rows("begin", 4, c("seq", "key", "len")),
+    commits = rows("commit", 4, c("seq", "key", "run_id")),
+    ckbegins = rows("ckbegin", 3, c("seq", "len")),
+    ckcommits = rows("ckcommit", 3, c("seq", "run_id")),
+    lookups = rows("lookup", 3, c("key", "outcome")),
+    errors = rows("error", 5, c("seq", "key", "class", "message")))
+}
+
+# Temps left under the store's key directories, with the pid and host
+# token their names carry (<runid>.<bin|json>.tmp.<pid>.<nonce>.<attempt>.<host>;
+# the token is a hash of hostname, boot id and pid namespace).
+store_temps <- function(root) {
+  f <- list.files(root, "\\.tmp\\.", recursive = TRUE)
+  f <- f[!startsWith(f, ".warmstart")]
+  parts <- strsplit(basename(f), ".", fixed = TRUE)
+  data.frame(path = f,
+             pid = as.integer(vapply(parts, function(p) p[4], "")),
+             host = vapply(parts, function(p) p[length(p)], ""),
+             stringsAsFactors = FALSE)
 }

@@ -4,8 +4,15 @@
 # with each function. Every job opens the store that WARMSTART_DIR names:
 # the job template (inst/templates/slurm-warmstart.tmpl) sets it.
 
+# The generator is named: future (seed = TRUE) runs its jobs under
+# L'Ecuyer-CMRG, and the same set.seed() there would make other data.
+slurm_seed <- function(seed) {
+  set.seed(seed, kind = "Mersenne-Twister", normal.kind = "Inversion",
+           sample.kind = "Rejection")
+}
+
 slurm_gam_data <- function(n = 800, seed = 3) {
-  set.seed(seed)
+  slurm_seed(seed)
   x <- matrix(runif(3 * n), n, 3, dimnames = list(NULL, paste0("x", 0:2)))
   f <- 2 * sin(pi * x[, 1]) + exp(2 * x[, 2]) +
     0.2 * x[, 3]^11 * (10 * (1 - x[, 3]))^6 + 10 * (10 * x[, 3])^3 * (1 - x[, 3])^10
@@ -20,7 +27,7 @@ boot_fit <- function(i, n = 800) {
   t_load <- system.time(loadNamespace("mgcv"))[["elapsed"]]
   d <- slurm_gam_data(n)
   if (i > 1) {
-    set.seed(i)
+    slurm_seed(i)
     d <- d[sample(nrow(d), replace = TRUE), ]
   }
   store <- warmstart::ws_open()
@@ -52,16 +59,22 @@ flight <- function(i, tag, logdir, seconds = 4) {
        seconds = as.numeric(difftime(Sys.time(), start, units = "secs")))
 }
 
-# Saves self-describing payloads (hosts/payload.R) under `nkeys` keys and
-# looks them up, for `seconds`, journaling each step to
-# logdir/j<i>-g<attempt>.log as the multi-host harness's workers do:
-#   start  pid nodename
-#   begin  seq key len        (just before ws_save)
-#   commit seq key run_id     (ws_save returned)
-#   lookup key outcome        (ok, miss or wrong)
-#   error  seq key class message
-#   end    seq
-save_loop <- function(i, seconds, logdir, nkeys = 3L) {
+# Saves self-describing payloads (hosts/payload.R) for `seconds`: each
+# round a new entry under one of `nkeys` keys (20 to 100 kB), then a
+# rewrite of the job's own checkpoint (ws_save(run_id =), `big` bytes,
+# under key index nkeys + 1), then a lookup; most of a round is the
+# checkpoint's write, so a kill lands in a save more often than not. Each
+# step is journaled to logdir/j<i>-g<attempt>.log, as the multi-host
+# harness's workers do:
+#   start    pid nodename
+#   begin    seq key len      (just before ws_save of a new entry)
+#   commit   seq key run_id   (it returned)
+#   ckbegin  seq len          (just before the checkpoint's rewrite)
+#   ckcommit seq run_id       (it returned)
+#   lookup   key outcome      (ok, miss or wrong)
+#   error    seq key class message
+#   end      seq
+save_loop <- function(i, seconds, logdir, nkeys = 3L, big = 6e6, pause = 0.02) {
   node <- Sys.info()[["nodename"]]
   host <- as.integer(sub("^ws-node", "", node))
   gen <- length(list.files(logdir, sprintf("^j%d-g[0-9]+\\.log$", i))) + 1L
@@ -71,30 +84,39 @@ save_loop <- function(i, seconds, logdir, nkeys = 3L) {
   }
   journal("start", Sys.getpid(), node)
   store <- warmstart::ws_open()
-  keys <- vapply(seq_len(nkeys), function(k) warmstart::ws_key("slurm harness", k), "")
+  keys <- vapply(seq_len(nkeys + 1L), function(k) warmstart::ws_key("slurm harness", k), "")
+  ck <- nkeys + 1L
+  ck_id <- sprintf("ckpt-j%d-g%d", i, gen)
+  failed <- function(seq, k) function(e) {
+    journal("error", seq, k, class(e)[[1]], gsub("[\t\n]", " ", conditionMessage(e)))
+  }
   seq <- 0L
   end <- Sys.time() + seconds
   while (Sys.time() < end) {
     seq <- seq + 1L
     k <- (seq %% nkeys) + 1L
-    len <- sample(200000:800000, 1)
+    len <- sample(20000:100000, 1)
     payload <- make_host_payload(k, host, i, gen, seq, len)
     journal("begin", seq, k, len)
     tryCatch({
       run_id <- warmstart::ws_save(store, keys[[k]], payload)
       journal("commit", seq, k, run_id)
-    }, error = function(e) {
-      journal("error", seq, k, class(e)[[1]], gsub("[\t\n]", " ", conditionMessage(e)))
-    })
+    }, error = failed(seq, k))
+    len <- as.integer(big + sample(0:1000, 1))
+    payload <- make_host_payload(ck, host, i, gen, seq, len)
+    journal("ckbegin", seq, len)
+    tryCatch({
+      run_id <- warmstart::ws_save(store, keys[[ck]], payload, run_id = ck_id)
+      journal("ckcommit", seq, run_id)
+    }, error = failed(seq, ck))
     k2 <- sample(nkeys, 1)
     tryCatch({
       e <- warmstart::ws_lookup(store, keys[[k2]])
       outcome <- if (is.null(e)) "miss" else
         if (is.null(read_host_payload(e$payload, k2))) "wrong" else "ok"
       journal("lookup", k2, outcome)
-    }, error = function(e) {
-      journal("error", seq, k2, class(e)[[1]], gsub("[\t\n]", " ", conditionMessage(e)))
-    })
+    }, error = failed(seq, k2))
+    Sys.sleep(pause)
   }
   journal("end", seq)
   list(i = i, node = node, gen = gen, saves = seq)
