@@ -83,6 +83,7 @@
 #' functions.
 #'
 #' @seealso [ws_open()]
+#' @family caching functions
 #'
 #' @examples
 #' cache <- ws_cachem(ws_open(file.path(tempdir(), "ws-cachem-example"), ttl = 0),

@@ -55,6 +55,7 @@
 #' [ws_gam()] uses the same mechanism for its exact key.
 #'
 #' @seealso [ws_gam()], [ws_cachem()].
+#' @family caching functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "compute-example"))

@@ -234,8 +234,8 @@
 #' milliseconds for a fit on 10,000 rows. The returned hit is that stored
 #' copy.
 #'
-#' @return The fit, as the fitter returns it (for `gam` and `bam`
-#' fits with `call` set to the `ws_gam()` call), with attributes
+#' @return The fit, as the fitter returns it (for `gam` and `bam` fits
+#' with `call` set to the `ws_gam()` call), with attributes
 #' `"warmstart"`: `"hit"`, `"warm"` (the optimizer started
 #' from a seed) or `"cold"`; `"warmstart_iterations"`: the
 #' outer iterations this call spent, restarts included (0 for a hit); and
@@ -244,6 +244,7 @@
 #'
 #' @seealso [ws_key()], [ws_open()],
 #' `vignette("warm-starting-mgcv", package = "warmstart")`
+#' @family caching functions
 #'
 #' @examples
 #' if (requireNamespace("mgcv", quietly = TRUE)) {

@@ -230,7 +230,10 @@ fit_gam <- function(inputs, seed_lookup) {
   if (is.null(warm)) return(cold())
   iterations <- attr(warm, "ws_iterations")
   attr(warm, "ws_iterations") <- NULL
-  if (warm$optimizer[1L] %in% c("magic", "perf")) {
+  # magic() and the performance iteration ignore in.out. (A Gaussian NCV
+  # fit also reports "magic", yet ran its outer search from the seed: its
+  # outer.info says so.)
+  if (warm$optimizer[1L] %in% c("magic", "perf") && is.null(warm$outer.info)) {
     return(list(fit = warm, mode = "cold", iterations = iterations))
   }
   one_step <- step_control(inputs$args$control, newton_tol(inputs$args$control))

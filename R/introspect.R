@@ -19,8 +19,8 @@
 #' and columns `key`, `run_id`, `kind` (`"checkpoint"` or
 #' `"final"`, as the store's semantics read it), `objective` and
 #' `iteration` (`NA` when absent), `written` (POSIXct),
-#' `bytes` (of the payload), `producer` (who wrote it, `NA`
-#' when unsaid) and `accessed` (the last recorded access, POSIXct,
+#' `bytes` (of the payload), `producer` (who wrote it, `NA` when
+#' unsaid) and `accessed` (the last recorded access, POSIXct,
 #' `NA` when none).
 #'
 #' `ws_info()`: a list of class `ws_info` with `root`,
@@ -29,6 +29,7 @@
 #' `durable`, `memory_cache` and `semantics`.
 #'
 #' @seealso [ws_remove()], [ws_evict()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "ws-list-example"))
@@ -98,6 +99,7 @@ print.ws_info <- function(x, ...) {
 #' @return Invisibly, the number of entries removed.
 #'
 #' @seealso [ws_list()], [ws_evict()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "ws-remove-example"))

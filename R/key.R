@@ -73,6 +73,8 @@
 #'
 #' @return A single string of 64 lowercase hexadecimal characters.
 #'
+#' @family store functions
+#'
 #' @examples
 #' ws_key("gam", "fold 3")
 #' ws_key(model = "gam", data = as.raw(1:10))

@@ -43,6 +43,7 @@
 #'
 #' @seealso [ws_open()], [ws_gam()],
 #' `vignette("ci", package = "warmstart")`
+#' @family caching functions
 #'
 #' @examples
 #' fit_twice <- function() {
@@ -53,15 +54,17 @@
 #' }
 #' fit_twice()
 #'
-#' \dontrun{
-#' # In a package's tests/testthat/test-fits.R:
-#' test_that("the smooths have sensible degrees of freedom", {
-#'   skip_if_not_installed("warmstart")
-#'   store <- warmstart::local_ws_store()
-#'   fit <- warmstart::ws_gam(y ~ s(x0) + s(x1), data, method = "REML",
-#'                            store = store)
-#'   expect_true(all(fit$edf > 0))
-#' })
+#' # A test in a package's tests/testthat/test-fits.R (a package's tests
+#' # would fit there: warmstart::ws_gam(y ~ s(x), data, store = store)):
+#' if (requireNamespace("testthat", quietly = TRUE)) {
+#'   testthat::test_that("the value is computed once, then stored", {
+#'     testthat::skip_if_not_installed("warmstart")
+#'     store <- warmstart::local_ws_store()
+#'     key <- warmstart::ws_key("a slow value")
+#'     first <- warmstart::ws_compute(store, key, sqrt(2))
+#'     again <- warmstart::ws_compute(store, key, stop("not evaluated"))
+#'     testthat::expect_identical(again, first)
+#'   })
 #' }
 #' @export
 local_ws_store <- function(size_budget = 1024^3, ttl = 30 * 86400,

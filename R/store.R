@@ -109,9 +109,9 @@
 #' serialization (raw bytes that fail to unserialize are returned as raw
 #' bytes), and raw payloads are read byte for byte as before. Run ids are any
 #' name the Rust store can write (the gam crate's checkpoints are
-#' `"ckpt-r<pid>-<nanos>"`). The README's \dQuote{Interop with the gam
-#' crate} lists what each Rust version sees of warmstart's entries, and
-#' warmstart of theirs.
+#' `"ckpt-r<pid>-<nanos>"`). `vignette("interop", package = "warmstart")`
+#' lists what each Rust version sees of warmstart's entries, and warmstart
+#' of theirs.
 #'
 #' @section Who may write to a store:
 #' Checksums protect against accidents, not against people: anyone who can
@@ -184,6 +184,7 @@
 #' @seealso [ws_save()], [ws_lookup()],
 #' [ws_evict()], [ws_key()],
 #' [local_ws_store()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "warmstart-example"),
@@ -335,6 +336,7 @@ secret_bytes <- function(secret, call) {
 #' @return The run id of the entry, invisibly.
 #'
 #' @seealso [ws_lookup()]
+#' @family store functions
 #'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "warmstart-example"))
@@ -478,6 +480,7 @@ save_entry <- function(store, key, payload, objective = NULL,
 #' entry carries a tag it verifies (always, for an R value returned through
 #' such a store); `FALSE` otherwise.}
 #'
+#' @family store functions
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "warmstart-example"))
 #' key <- ws_key("lookup example")
@@ -541,6 +544,7 @@ lookup_value <- function(store, key, latest = FALSE) {
 #' and `corrupt` (entries removed because their payload failed its
 #' checksum; always 0 without `verify`).
 #'
+#' @family store functions
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "warmstart-example"))
 #' ws_evict(store)$entries

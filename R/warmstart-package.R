@@ -63,6 +63,11 @@
 #' `ws_cachem()` keys); the root also holds \file{.warmstart/sweep}, a
 #' small marker by which a sweep tells other processes when it ran.
 #'
+#' @seealso The store: [ws_open()], [ws_save()], [ws_lookup()],
+#' [ws_key()], [ws_list()], [ws_evict()]. Caching fits and values:
+#' [ws_gam()], [ws_compute()], [ws_cachem()], [local_ws_store()]. The
+#' articles: `browseVignettes("warmstart")`.
+#'
 #' @examples
 #' store <- ws_open(file.path(tempdir(), "warmstart-example"))
 #' key <- ws_key("package example")

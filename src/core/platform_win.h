@@ -4,8 +4,8 @@
  * headers that declare the names redefined here (a header included later
  * is already guarded and does not see the macros).
  *
- * What each guarantee rests on here (the README's "Platforms" says the same
- * to users):
+ * What each guarantee rests on here (the article "Platforms and filesystems",
+ * vignettes/platforms.Rmd, says the same to users):
  * - atomic replace: MoveFileExW(MOVEFILE_REPLACE_EXISTING |
  *   MOVEFILE_WRITE_THROUGH); where a reader holds the target open, a rename
  *   with POSIX semantics (FILE_RENAME_FLAG_POSIX_SEMANTICS) instead, and

@@ -29,5 +29,8 @@ expect_at_cold_optimum <- function(warm, cold, label = NULL) {
 
 # Fits are ~0.1-1 MB: give them room (temp_store()'s default is 1 MiB).
 gam_store <- function(env = parent.frame()) {
-  temp_store(size_budget = 200 * 1024^2, env = env)
+  # A day's TTL: a seed must outlive the fits that read it, and on a busy
+  # machine a test's fits took more than temp_store()'s 60 seconds (its
+  # seed expired, and a warm fit came back cold).
+  temp_store(size_budget = 200 * 1024^2, ttl = 86400, env = env)
 }

@@ -70,6 +70,10 @@ test_that("when the holder fails, the waiters compute themselves", {
   log <- tempfile()
   res <- parallel::mclapply(1:3, function(i) {
     st <- ws_open(t$root, size_budget = 1024^2, ttl = 3600)
+    # The failing one holds the claim: the others start once it computes
+    # (on a busy machine a waiter could otherwise claim first and succeed).
+    deadline <- Sys.time() + 30
+    while (i != 1L && !file.exists(log) && Sys.time() < deadline) Sys.sleep(0.01)
     tryCatch(
       warmstart:::compute_once(st, key, function() {
         cat(Sys.getpid(), "\n", file = log, append = TRUE)

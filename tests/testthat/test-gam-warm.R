@@ -407,3 +407,22 @@ test_that("BFGS and null-space humps: warm fits end at the cold optimum", {
   check(bfgs, methods_data(n = 400), c(2, 3, 6), "BFGS")
   check(hump, methods_data(n = 300), 2, "by, hump")
 })
+
+test_that("a seeded Gaussian NCV fit is warm, and at the cold optimum or better", {
+  skip_if_not_installed("mgcv")
+  # gam() reports such a fit's optimizer as "magic", yet its outer search
+  # starts from in.out: it was labelled "cold".
+  t <- gam_store()
+  set.seed(1)
+  d <- mgcv::gamSim(1, n = 400, verbose = FALSE)
+  form <- y ~ s(x0) + s(x1) + s(x2)
+  ws_gam(form, data = d, method = "NCV", store = t$store)
+  for (s in 1:3) {
+    set.seed(s)
+    resample <- d[sample(nrow(d), replace = TRUE), ]
+    warm <- ws_gam(form, data = resample, method = "NCV", store = t$store)
+    cold <- mgcv::gam(form, data = resample, method = "NCV")
+    expect_identical(attr(warm, "warmstart"), "warm")
+    expect_lte((warm$gcv.ubre - cold$gcv.ubre) / abs(cold$gcv.ubre), 1e-6)
+  }
+})
