@@ -4,7 +4,7 @@ R ?= R
 RSCRIPT ?= Rscript
 export R
 
-.PHONY: all deps install demo test docs check-docs test-network check-cran check-depends-only sanitize valgrind gctorture fuzz coverage check-posix test-windows test-r-release clean
+.PHONY: all deps install demo test docs check-docs test-network test-slurm check-cran check-depends-only sanitize valgrind gctorture fuzz coverage check-posix test-windows test-r-release clean
 
 all: test
 
@@ -54,6 +54,15 @@ check-docs:
 test-network: deps
 	@sh tools/install-deps.sh --network
 	@sh tools/test-network.sh
+
+# A Slurm cluster started here (munged, slurmctld, three slurmd nodes, each
+# its own host in namespaces; one mounts the store through sshfs) running
+# batchtools and future.batchtools jobs on one store
+# (tests/testthat/test-slurm.R). Needs root and Debian's slurm-wlm, munge,
+# sshfs, openssh-server, r-cran-batchtools, r-cran-future.batchtools and
+# r-cran-future.apply; skips saying what is missing. Stops what it started.
+test-slurm:
+	@sh tools/test-slurm.sh
 
 # As CRAN checks: --as-cran, with the tools it wants (pandoc, qpdf,
 # checkbashisms), and the tests CRAN would run.

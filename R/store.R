@@ -305,10 +305,15 @@ secret_bytes <- function(secret, call) {
 #' `"final"` (a finished fit). At equal objectives a final entry wins.
 #' @param run_id `NULL` to write a new entry, or the run id of an
 #' entry (one `ws_save()` returned, or one the gam crate wrote, such as
-#' `"ckpt-r1a2-17f0c3d2e4a5b6c7"`) to replace that entry atomically (for
-#' periodic checkpoints of one fit). Any name the Rust store can write is a
-#' run id: 1 to 128 bytes of UTF-8 without control characters, `/` or
-#' `.`.
+#' `"ckpt-r1a2-17f0c3d2e4a5b6c7"`) to replace that entry (for
+#' periodic checkpoints of one fit). A replacement renames the new payload
+#' over the old one, then the new metadata over the old: no lookup ever
+#' returns a mix of the two, but between the two renames no lookup returns
+#' the entry, and a writer killed there loses it (its payload no longer
+#' matches its metadata; it is removed as damaged once its writer is known
+#' to be gone, see [ws_evict()]). Any name the Rust
+#' store can write is a run id: 1 to 128 bytes of UTF-8 without control
+#' characters, `/` or `.`.
 #'
 #' @details
 #' Saving also keeps the store within its size budget and TTL: a full sweep

@@ -7,7 +7,8 @@
 # not use --vanilla, which would skip both). Does nothing when everything
 # is present.
 # --cran-tools: only the tools of `make check-cran`; --network: also what
-# `make test-network` needs (sshfs, openssh-server).
+# `make test-network` needs (sshfs, openssh-server); --slurm: also what
+# `make test-slurm` needs (those, slurm-wlm, munge).
 set -eu
 
 R_BIN="${R:-R}"
@@ -27,7 +28,7 @@ cran <- sub("/+$", "", cran)'
 # roxygen2 to check that man/ and NAMESPACE match R/ (tools/docs.sh).
 R_REQUIRED="testthat withr knitr markdown mgcv roxygen2"
 # Used by tests, examples and benchmarks when present (skipped otherwise).
-R_OPTIONAL="callr cachem memoise digest data.table"
+R_OPTIONAL="callr cachem memoise digest data.table batchtools future future.apply future.batchtools"
 
 can_apt() {
   [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1
@@ -119,10 +120,15 @@ tools_missing=""
 command -v strace >/dev/null 2>&1 || tools_missing="$tools_missing strace"
 { command -v unshare >/dev/null 2>&1 && command -v flock >/dev/null 2>&1; } || tools_missing="$tools_missing util-linux"
 command -v inotifywait >/dev/null 2>&1 || tools_missing="$tools_missing inotify-tools"
-if [ "${1:-}" = "--network" ]; then
+if [ "${1:-}" = "--network" ] || [ "${1:-}" = "--slurm" ]; then
   command -v sshfs >/dev/null 2>&1 || tools_missing="$tools_missing sshfs"
   [ -x /usr/sbin/sshd ] || tools_missing="$tools_missing openssh-server"
   command -v ssh-keygen >/dev/null 2>&1 || tools_missing="$tools_missing openssh-client"
+fi
+if [ "${1:-}" = "--slurm" ]; then
+  [ -x /usr/sbin/slurmctld ] && [ -x /usr/sbin/slurmd ] && command -v sbatch >/dev/null 2>&1 ||
+    tools_missing="$tools_missing slurm-wlm"
+  [ -x /usr/sbin/munged ] || tools_missing="$tools_missing munge"
 fi
 install_tools "$tools_missing"
 
