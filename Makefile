@@ -114,4 +114,4 @@ fuzz:
 clean:
 	rm -rf .check .check-r-release .check-depends-only .network .install .sanitize .valgrind .gctorture .fuzz .coverage src/*.o src/core/*.o src/cjson/*.o src/*.so src/Makevars src/Makevars.win .windows
 	rm -rf "$$(sh tools/windows/test.sh --dir)"
-	rm -rf .site
+	rm -rf .site .slurm
