@@ -31,7 +31,8 @@
 # CHECK_ALL_FUZZ_SECONDS (default 60) is the fuzz run per fuzz target.
 # CHECK_ALL_MIN_CORE (default 95): `coverage` fails below this C core
 # figure. Logs: CHECK_ALL_DIR (default a new directory under $TMPDIR),
-# kept; the clones are removed (CHECK_ALL_KEEP=true keeps them).
+# kept; the clones and the reference store's build are removed
+# (CHECK_ALL_KEEP=true keeps them).
 set -u
 top="$(cd "$(dirname "$0")/.." && pwd)"
 ALL="test check-cran coverage sanitize valgrind fuzz check-posix test-windows test-network test-r-release test-slurm"
@@ -164,6 +165,7 @@ for t in $targets; do
   [ "${CHECK_ALL_KEEP:-}" = true ] || rm -rf "$clone"
 done
 
+[ "${CHECK_ALL_KEEP:-}" = true ] || rm -rf "$run/refstore"
 echo
 echo "check-all of $(git -C "$top" rev-parse --short HEAD), $(date -u +%Y-%m-%d) (logs: $run/logs)"
 printf '%s' "$lines"
