@@ -167,7 +167,7 @@ done
 
 [ "${CHECK_ALL_KEEP:-}" = true ] || rm -rf "$run/refstore"
 echo
-echo "check-all of $(git -C "$top" rev-parse --short HEAD), $(date -u +%Y-%m-%d) (logs: $run/logs)"
+echo "check-all of $(git -C "$top" rev-parse --short "$sha"), $(date -u +%Y-%m-%d) (logs: $run/logs)"
 printf '%s' "$lines"
 [ $nskip -gt 0 ] && echo "($nskip skipped)"
 echo "$npass passed, $nfail failed"
