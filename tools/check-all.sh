@@ -104,7 +104,11 @@ figure() { # target log
       if grep -q '^check-posix: passed' "$2"; then echo "compiles; $a allowed non-POSIX uses"
       else echo "$(grep -c -E '^(FAIL|NOT OK)' "$2") failures"; fi ;;
     *)
-      grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1 ;;
+      # test-network names the tests it skipped (no FUSE, no sshd): a pass
+      # with everything skipped says so.
+      sk="$(grep -E '^\(skipped: [0-9]+' "$2" | tail -n 1 | sed -E 's/^\(skipped: ([0-9]+).*/\1 skipped/')"
+      p="$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$2" | tail -n 1)"
+      echo "$p${sk:+, $sk}" ;;
   esac
 }
 
