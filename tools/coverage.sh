@@ -53,10 +53,12 @@ rout="$(find "$out" -name 'testthat.Rout*' 2>/dev/null | head -n 1)"
 [ $status -eq 0 ] || { tail -n 40 "$out/run.log"; exit $status; }
 # Branches (within a line: `a != 0 || b != 0`) of the store's files that
 # no test took, from the same counters.
+# gcov runs from src/, where the objects were compiled (as core/x.c): run
+# from src/core/ it cannot open the sources and its .gcov lists nothing.
 (
-  cd "$out/warmstart/src/core" &&
+  cd "$out/warmstart/src" &&
   for f in write.c scan.c sweep.c store.c walk.c fsio.c; do
-    gcov -b -o . "$f" >/dev/null 2>&1
+    gcov -b -o core "core/$f" >/dev/null 2>&1
     awk -v f="$f" '
       /^ *[-#=0-9*]+: *[0-9]+:/ { split($0, a, ":"); line = a[2] + 0; text = $0
                                   sub(/^[^:]*:[^:]*:/, "", text) }
