@@ -6,11 +6,21 @@ args <- commandArgs(TRUE)
 pkg <- args[1]
 out <- args[2]
 
+traces_r <- args[3] # tools/coverage/traces.R
+
 hook <- "src/zz_coverage_flush.c"
 lib <- file.path(out, "lib") # kept: the tests' output is in lib/warmstart/tests
 dir.create(lib)
+lib <- normalizePath(lib)
+# Traces that cannot be read (a child killed while saving its own) are set
+# aside before covr merges them (traces.R says how): covr runs `code` after
+# the tests, in a process of its own, and merges next.
+source(traces_r)
+traces_report <- file.path(out, "traces.txt")
+check_traces <- sprintf("source(%s); set_aside_traces(%s, %s)", deparse(traces_r),
+                        deparse(lib), deparse(traces_report))
 cov <- covr::package_coverage(pkg, type = "tests", quiet = FALSE, clean = FALSE,
-                              install_path = lib)
+                              install_path = lib, code = check_traces)
 saveRDS(cov, file.path(out, "coverage.rds"))
 lines <- covr::tally_coverage(cov, by = "line")
 lines <- lines[lines$filename != hook, ]
@@ -53,5 +63,6 @@ for (f in core) {
   report <- c(report, sprintf("%s:%d: %s", f, l$line, trimws(text[l$line])))
 }
 writeLines(report, file.path(out, "uncovered-core.txt"))
+cat(paste0(c("", describe_traces(traces_report)), "\n"), sep = "")
 cat(sprintf("\nlines of the C core no test runs: %s\n", file.path(out, "uncovered-core.txt")))
 cat(sprintf("C core: %.1f%% of lines\n", 100 * sum(core_df$covered) / sum(core_df$lines)))

@@ -9,7 +9,29 @@ here="$(cd "$(dirname "$0")" && pwd)"
 top="$(cd "$here/../.." && pwd)"
 work="$top/.fuzz"
 seconds="${FUZZ_SECONDS:-600}"
-CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang)}"
+# clang and its libFuzzer runtime, installed with apt-get when missing (as
+# root), as the other targets install what they need: clang-14 alone links
+# no -fsanitize=fuzzer program without libclang-rt-14-dev.
+fuzzer_links() {
+  [ -n "${1:-}" ] && printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { (void)d; (void)n; return 0; }\n' |
+    "$1" -fsanitize=fuzzer,address,undefined -x c - -o "${TMPDIR:-/tmp}/ws-fuzz-probe.$$" >/dev/null 2>&1
+  ok=$?
+  rm -f "${TMPDIR:-/tmp}/ws-fuzz-probe.$$"
+  return $ok
+}
+CC="${FUZZ_CC:-$(command -v clang-14 || command -v clang || true)}"
+if ! fuzzer_links "$CC"; then
+  if [ -z "${FUZZ_CC:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "fuzz: apt-get install clang-14 libclang-rt-14-dev"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o DPkg::Lock::Timeout=600 clang-14 libclang-rt-14-dev >/dev/null
+    CC="$(command -v clang-14)"
+  fi
+  fuzzer_links "$CC" || {
+    echo "fuzz: ${CC:-clang} cannot link a libFuzzer program (Debian: apt-get install clang-14 libclang-rt-14-dev)" >&2
+    exit 2; }
+fi
 targets="${*:-meta scan rstream}"
 # The C core: src/core/, compiled as a unit (it includes no R header).
 core="$(cd "$top/src/core" && ls *.c)"
