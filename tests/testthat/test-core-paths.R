@@ -1,0 +1,189 @@
+# Paths of the C core that an ordinary run seldom takes, each reached on
+# purpose: a meta written by warmstart 0.1.0 (its fixed-layout digest), a
+# claim whose file is not a regular file or cannot be locked, and a large
+# payload (read and hashed on two threads) whose read fails.
+
+# ---- 0.1.0's metas -------------------------------------------------------
+
+# n bytes of v, little-endian (v < 2^53).
+le_bytes <- function(v, n) as.raw((v %/% 256^(0:(n - 1))) %% 256)
+
+# The digest warmstart 0.1.0 wrote into meta_sha256 (src/core/meta.c,
+# legacy_digest()): SHA-256 of the fields in a fixed little-endian layout.
+legacy_digest <- function(written, nanos, objective, iteration, final,
+                          checksum, bytes, rds) {
+  warmstart:::ws_sha256(c(
+    le_bytes(1, 4), le_bytes(written, 8), le_bytes(nanos, 4),
+    le_bytes(1, 1), writeBin(objective, raw(), size = 8, endian = "little"),
+    le_bytes(1, 1), le_bytes(iteration, 8), le_bytes(as.integer(final), 1),
+    charToRaw(checksum), le_bytes(bytes, 8), le_bytes(as.integer(rds), 1)))
+}
+
+# A meta as 0.1.0 wrote it: the Rust fields, payload_format, and the digest
+# of its fields (no producer, no access fields), with `objective` written
+# as `shown` (a meta changed after its digest was taken).
+legacy_meta <- function(payload, written, nanos, objective, iteration,
+                        digest_of = objective) {
+  checksum <- warmstart:::ws_sha256(payload)
+  digest <- legacy_digest(written, nanos, digest_of, iteration, TRUE, checksum,
+                          length(payload), FALSE)
+  sprintf(paste0('{"schema_version":1,"written_unix_secs":%.0f,"written_nanos":%d,',
+                 '"objective":%.17g,"iteration":%d,"kind":"Final",',
+                 '"checksum_hex":"%s","payload_bytes":%d,"payload_format":"raw",',
+                 '"meta_sha256":"%s"}'),
+          written, nanos, objective, iteration, checksum, length(payload), digest)
+}
+
+test_that("a meta written by 0.1.0 (its fixed-layout digest) is read, and one changed since is not", {
+  t <- temp_store(ttl = 0)
+  key <- key_for("0.1.0 legacy digest")
+  dir <- file.path(t$root, key)
+  dir.create(dir)
+  payload <- charToRaw("written by warmstart 0.1.0")
+  written <- as.numeric(Sys.time()) %/% 1 - 10
+  writeBin(payload, file.path(dir, "old.bin"))
+  writeChar(legacy_meta(payload, written, 12345L, 0.25, 7L),
+            file.path(dir, "old.json"), eos = NULL)
+  e <- ws_lookup(t$store, key)
+  expect_identical(e$run_id, "old")
+  expect_identical(e$payload, payload)
+  expect_identical(e$objective, 0.25)
+  expect_identical(e$iteration, 7)
+  expect_identical(e$kind, "final")
+
+  # The same entry with a better objective than its digest was taken over
+  # (someone edited the meta): it does not match its own checksum.
+  key2 <- key_for("0.1.0 legacy digest, edited")
+  dir2 <- file.path(t$root, key2)
+  dir.create(dir2)
+  writeBin(payload, file.path(dir2, "edited.bin"))
+  writeChar(legacy_meta(payload, written, 12345L, 0.125, 7L, digest_of = 0.25),
+            file.path(dir2, "edited.json"), eos = NULL)
+  expect_null(ws_lookup(t$store, key2))
+  # A byte of the digest itself wrong: the same.
+  key3 <- key_for("0.1.0 legacy digest, wrong digest")
+  dir3 <- file.path(t$root, key3)
+  dir.create(dir3)
+  writeBin(payload, file.path(dir3, "bad.bin"))
+  good <- legacy_meta(payload, written, 12345L, 0.25, 7L)
+  bad <- sub('"meta_sha256":"(.)', '"meta_sha256":"\\1\\1', good)
+  bad <- sub('(:"[0-9a-f]{64})[0-9a-f]"}$', "\\1\"}", bad)
+  expect_false(identical(bad, good))
+  writeChar(bad, file.path(dir3, "bad.json"), eos = NULL)
+  expect_null(ws_lookup(t$store, key3))
+})
+
+# ---- claims --------------------------------------------------------------
+
+claim_of <- function(store, key) .Call(warmstart:::C_ws_claim, store, key)
+
+test_that("a FIFO planted where a claim goes is no claim: an I/O error, the FIFO left, the value computed", {
+  skip_on_os("windows")
+  skip_if_not(nzchar(Sys.which("mkfifo")), "needs mkfifo")
+  t <- temp_store()
+  key <- key_for("claim is a fifo")
+  claims <- file.path(t$root, ".warmstart", "claims")
+  dir.create(claims, recursive = TRUE, showWarnings = FALSE)
+  fifo <- file.path(claims, key)
+  expect_identical(system2("mkfifo", shQuote(fifo)), 0L)
+  expect_error(claim_of(t$store, key), class = "ws_io_error")
+  # Left as it was: a FIFO, not replaced, not removed.
+  expect_identical(system2("test", c("-p", shQuote(fifo))), 0L)
+  # ws_compute() takes an unclaimable key as "compute it here".
+  expect_identical(ws_compute(t$store, key, "computed"), "computed")
+  expect_identical(ws_lookup(t$store, key)$payload, "computed")
+  expect_identical(system2("test", c("-p", shQuote(fifo))), 0L)
+})
+
+# A claim taken in a child with the shim's faults armed; the child reports
+# "claimed", "held" (NULL: someone else holds it) or the error it got, and
+# which claim files were left.
+claim_case <- function(t, key, faults, env = parent.frame()) {
+  shim_start(c(
+    sprintf("s <- ws_open(%s)", lit(t$root)),
+    sprintf("r <- catch(.Call(warmstart:::C_ws_claim, s, %s))", lit(key)),
+    "got <- if (is.null(r)) 'held' else if (is.list(r)) r else 'claimed'",
+    sprintf("left <- list.files(%s)", lit(file.path(t$root, ".warmstart", "claims"))),
+    "list(got = got, left = left)"),
+    faults = faults, env = env)
+}
+
+test_that("a claim that cannot be locked (EIO) is an I/O error; where locks are unsupported everyone gets one", {
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  key <- key_for("claim lock faults")
+  here <- environment()
+  runs <- list(
+    eio = claim_case(t, key, "flock:*/claims/*:1+:EIO", env = here),
+    enolck = claim_case(t, key, "flock:*/claims/*:1+:ENOLCK", env = here),
+    # The claims directory cannot be made (EACCES): an I/O error too.
+    mkdir = claim_case(t, key, "mkdir:*/claims:1+:EACCES", env = here))
+  eio <- shim_wait(runs$eio)
+  expect_true("ws_io_error" %in% eio$got$error)
+  expect_identical(eio$got$code, "EIO")
+  enolck <- shim_wait(runs$enolck)
+  expect_identical(enolck$got, "claimed")
+  mkdir <- shim_wait(runs$mkdir)
+  expect_true("ws_io_error" %in% mkdir$got$error)
+  expect_identical(mkdir$got$code, "EACCES")
+  # Nothing of a claim is left behind once the children are gone: each
+  # removed its claim file on the way out (or made none).
+  expect_length(list.files(file.path(t$root, ".warmstart", "claims")), 0L)
+})
+
+test_that("a claim whose file is removed before it is locked is taken again on a new file; one that never holds still reads as held", {
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  key <- key_for("claim file removed")
+  here <- environment()
+  # Once: as when the holder let go (and removed the file) between our
+  # open and our lock. Every time: it keeps changing hands.
+  once <- claim_case(t, key, "flock:*/claims/*:1:remove", env = here)
+  always <- claim_case(t, key, "flock:*/claims/*:1+:remove", env = here)
+  r1 <- shim_wait(once)
+  expect_identical(r1$got, "claimed")
+  expect_identical(r1$left, key)
+  r2 <- shim_wait(always)
+  expect_identical(r2$got, "held")
+  # A live holder elsewhere: NULL here too, and its file stays.
+  h <- claim_of(t$store, key)
+  expect_false(is.null(h))
+  s2 <- ws_open(t$root)
+  expect_null(claim_of(s2, key))
+  expect_true(file.exists(file.path(t$root, ".warmstart", "claims", key)))
+  .Call(warmstart:::C_ws_release, h)
+  expect_false(file.exists(file.path(t$root, ".warmstart", "claims", key)))
+})
+
+# ---- large payloads: read on one thread, hashed on another ----------------
+
+test_that("a large payload whose read fails midway is an I/O error, and the entry is kept", {
+  t <- temp_store(size_budget = 64 * 1024^2)
+  t$root <- normalizePath(t$root)
+  key <- key_for("large payload read error")
+  # 9 MiB: above the size from which a second thread hashes.
+  payload <- as.raw(rep_len(0:255, 9 * 1024^2))
+  id <- ws_save(t$store, key, payload, objective = 1)
+  dir <- file.path(t$root, key)
+  before <- sort(list.files(dir))
+  here <- environment()
+  run <- function(fault) shim_start(c(
+    sprintf("s <- ws_open(%s)", lit(t$root)),
+    sprintf("r <- catch(ws_lookup(s, %s))", lit(key)),
+    "if (inherits(r, 'ws_entry')) list(run_id = r$run_id, n = length(r$payload)) else r"),
+    faults = fault, env = here)
+  runs <- list(eio = run(sprintf("read:*/%s.bin:3:EIO", id)),
+               short = run(sprintf("read:*/%s.bin:2:short", id)))
+  eio <- shim_wait(runs$eio)
+  expect_true("ws_io_error" %in% eio$error)
+  expect_identical(eio$code, "EIO")
+  short <- shim_wait(runs$short)
+  # A short read is no payload of the stated size: never returned, an
+  # I/O error instead (the file is not proven damaged).
+  expect_true("ws_io_error" %in% short$error)
+  expect_identical(short$code, "EIO")
+  expect_identical(sort(list.files(dir)), before)
+  e <- ws_lookup(t$store, key)
+  expect_identical(e$run_id, id)
+  expect_identical(e$payload, payload)
+})
