@@ -187,3 +187,64 @@ test_that("a large payload whose read fails midway is an I/O error, and the entr
   expect_identical(e$run_id, id)
   expect_identical(e$payload, payload)
 })
+
+# ---- the store root ------------------------------------------------------
+
+test_that("a root that cannot be opened or stat'ed once resolved is an I/O error naming it, and nothing is made", {
+  t <- temp_store()
+  root <- normalizePath(t$root)
+  before <- sort(list.files(root, recursive = TRUE, all.files = TRUE))
+  here <- environment()
+  run <- function(fault) shim_start(c(
+    sprintf("r <- catch(ws_open(%s))", lit(root)),
+    "if (is.list(r)) r else 'opened'"),
+    faults = fault, env = here)
+  runs <- list(open = run(sprintf("open:%s:1+:EACCES", root)),
+               fstat = run(sprintf("fstat:%s:1+:EIO", root)))
+  for (name in names(runs)) {
+    r <- shim_wait(runs[[name]])
+    expect_true("ws_io_error" %in% r$error, label = name)
+    expect_identical(r$code, c(open = "EACCES", fstat = "EIO")[[name]], label = name)
+    expect_identical(r$path, root, label = name)
+  }
+  expect_identical(sort(list.files(root, recursive = TRUE, all.files = TRUE)), before)
+})
+
+# ---- modes of what a store makes ------------------------------------------
+
+test_that("a claim file has the store's mode while held: 0600 (user), 0660 (group, whatever the umask), 0644 less the umask (any)", {
+  skip_on_os("windows")
+  old <- Sys.umask("077")
+  withr::defer(Sys.umask(old))
+  key <- key_for("claim modes")
+  mode_of <- function(trust, ...) {
+    root <- tempfile("ws-claim-mode-")
+    withr::defer(unlink(root, recursive = TRUE), envir = parent.frame(2))
+    s <- ws_open(root, trust = trust, ...)
+    h <- claim_of(s, key)
+    path <- file.path(root, ".warmstart", "claims", key)
+    m <- file.info(path)$mode
+    .Call(warmstart:::C_ws_release, h)
+    expect_false(file.exists(path))
+    m
+  }
+  expect_identical(mode_of("user"), as.octmode("600"))
+  expect_identical(mode_of("group"), as.octmode("660"))
+  # trust = "any" leaves modes to the umask (here 077: 0644 -> 0600).
+  expect_identical(mode_of("any", secret = "s3cret-for-claim-modes"), as.octmode("600"))
+  Sys.umask("022")
+  expect_identical(mode_of("any", secret = "s3cret-for-claim-modes"), as.octmode("644"))
+})
+
+test_that("in a trust = 'any' store, entry files are 0644 less the umask", {
+  skip_on_os("windows")
+  old <- Sys.umask("027")
+  withr::defer(Sys.umask(old))
+  root <- tempfile("ws-any-mode-")
+  withr::defer(unlink(root, recursive = TRUE))
+  s <- ws_open(root, trust = "any", secret = "s3cret-for-file-modes")
+  key <- key_for("any modes")
+  id <- ws_save(s, key, charToRaw("x"))
+  modes <- file.info(file.path(root, key, paste0(id, c(".bin", ".json"))))$mode
+  expect_identical(modes, as.octmode(c("640", "640")))
+})
