@@ -248,3 +248,41 @@ test_that("in a trust = 'any' store, entry files are 0644 less the umask", {
   modes <- file.info(file.path(root, key, paste0(id, c(".bin", ".json"))))$mode
   expect_identical(modes, as.octmode(c("640", "640")))
 })
+
+# ---- R serialization streams: what the promise guard's reader refuses ----
+
+test_that("the stream reader reads long lengths and weak references as R does, and refuses malformed items", {
+  chk <- warmstart:::ws_rstream_check
+  h <- stream_header()
+  # R's own answer for a stream: "ok" when unserialize() reads it.
+  r_reads <- function(bytes) tryCatch({
+    unserialize(bytes)
+    "ok"
+  }, error = function(e) "malformed")
+  ok_cases <- list(
+    # A raw vector with a long length (-1, then its high and low words).
+    long_raw = c(h, stream_int(24L, -1L, 0L, 3L), as.raw(1:3)),
+    # A weak reference (no data of its own).
+    weakref = c(h, stream_int(23L)))
+  for (name in names(ok_cases)) {
+    expect_identical(chk(ok_cases[[name]]), "ok", label = name)
+    expect_identical(r_reads(ok_cases[[name]]), "ok", label = name)
+  }
+  expect_identical(unserialize(ok_cases$long_raw), as.raw(1:3))
+  bad_cases <- list(
+    long_truncated = c(h, stream_int(24L, -1L, 0L)),
+    long_too_long = c(h, stream_int(24L, -1L, 65537L, 0L)),
+    ref_truncated = c(h, stream_int(255L)),
+    # A namespace's strings begin with a 0 (InStringVec).
+    namespace_not_zero = c(h, stream_int(249L, 1L, 1L)),
+    builtin_negative = c(h, stream_int(8L, -1L)),
+    unknown_type = c(h, stream_int(99L)),
+    header_truncated = h[1:6],
+    native_encoding_too_long = c(h[1:14], stream_int(1e6L)),
+    version_4 = c(h[1:2], stream_int(4L), h[7:14], stream_int(254L)))
+  for (name in names(bad_cases)) {
+    # (Not given to unserialize(): some of these crash R, which is why the
+    # reader exists.)
+    expect_identical(chk(bad_cases[[name]]), "malformed", label = name)
+  }
+})
