@@ -286,3 +286,66 @@ test_that("the stream reader reads long lengths and weak references as R does, a
     expect_identical(chk(bad_cases[[name]]), "malformed", label = name)
   }
 })
+
+# ---- a key directory that cannot be read right now -----------------------
+
+test_that("a key directory that cannot be opened or stat'ed is an I/O error naming it, and its entry is kept", {
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  key <- key_for("key dir faults")
+  id <- ws_save(t$store, key, charToRaw("kept"), objective = 1)
+  dir <- file.path(t$root, key)
+  before <- sort(list.files(dir, all.files = TRUE, no.. = TRUE))
+  here <- environment()
+  run <- function(fault) shim_start(c(
+    sprintf("s <- ws_open(%s)", lit(t$root)),
+    sprintf("r <- catch(ws_lookup(s, %s))", lit(key)),
+    "if (inherits(r, 'ws_entry')) list(run_id = r$run_id) else r"),
+    faults = fault, env = here)
+  runs <- list(EACCES = run(sprintf("open:%s:1+:EACCES", dir)),
+               EIO = run(sprintf("fstat:%s:1+:EIO", dir)))
+  for (code in names(runs)) {
+    r <- shim_wait(runs[[code]])
+    expect_true("ws_io_error" %in% r$error, label = code)
+    expect_identical(r$code, code, label = code)
+    expect_identical(r$path, dir, label = code)
+  }
+  expect_identical(sort(list.files(dir, all.files = TRUE, no.. = TRUE)), before)
+  expect_identical(ws_lookup(t$store, key)$payload, charToRaw("kept"))
+})
+
+# ---- run ids beyond ASCII --------------------------------------------------
+
+test_that("run ids with 4-byte UTF-8 are entries; names that are not UTF-8 are left alone", {
+  skip_on_os("windows")
+  t <- temp_store()
+  key <- key_for("utf-8 run ids")
+  dir <- key_dir(t, key)
+  # Entries under a placeholder name, renamed by the shell to names given as
+  # bytes (R cannot make a file name that is not valid UTF-8 here).
+  plant <- function(i, octal, objective) {
+    write_entry(t, key, rust_meta(list(objective = objective)), run_id = sprintf("p%d", i))
+    for (ext in c("bin", "json")) {
+      cmd <- sprintf("cd %s && mv p%d.%s \"$(printf 'r-%s').%s\"", shQuote(dir), i, ext,
+                     octal, ext)
+      expect_identical(system2("sh", c("-c", shQuote(cmd))), 0L)
+    }
+  }
+  # Overlong (U+0800 in 4 bytes), above U+10FFFF, a bad third byte, and a
+  # sequence cut short: no Rust String, no entry.
+  invalid <- c("\\360\\200\\240\\200", "\\364\\220\\200\\200", "\\360\\237\\050\\200",
+               "\\360\\237\\230")
+  for (i in seq_along(invalid)) plant(i, invalid[i], sprintf("%d", i))
+  expect_length(list.files(dir, all.files = TRUE, no.. = TRUE), 8L)
+  expect_null(ws_lookup(t$store, key))
+  # U+1F600 and U+10FFFF (the highest): entries the Rust store could write.
+  plant(5, "\\360\\237\\230\\200", "50")
+  plant(6, "\\364\\217\\277\\277", "60")
+  e <- ws_lookup(t$store, key)
+  expect_identical(charToRaw(e$run_id), as.raw(c(0x72, 0x2d, 0xF0, 0x9F, 0x98, 0x80)))
+  expect_identical(e$objective, 50)
+  expect_identical(e$payload, charToRaw("abc"))
+  expect_identical(sort(ws_list(t$store)$objective), c(50, 60))
+  # The names that are no entry are still there.
+  expect_length(list.files(dir, all.files = TRUE, no.. = TRUE), 12L)
+})
