@@ -29,10 +29,6 @@ ws_sha256 *ws_sha256_new(void) {
   return h;
 }
 
-int ws_sha256_reset(ws_sha256 *h) {
-  return EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) == 1 ? 0 : -1;
-}
-
 int ws_sha256_update(ws_sha256 *h, const void *data, size_t n) {
   if (n == 0) return 0;
   return EVP_DigestUpdate(h->ctx, data, n) == 1 ? 0 : -1;

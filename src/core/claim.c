@@ -133,8 +133,6 @@ int ws_claim_try(ws_store *s, const char *key, ws_claim **out, ws_error *err) {
   return 0; /* it keeps changing hands: someone holds it */
 }
 
-int ws_claim_fd(const ws_claim *c) { return c->fd; }
-
 void ws_claim_release(ws_claim *c) {
   if (c == NULL) return;
   /* Remove the file while we hold it, then let go: a waiter that opened

@@ -1251,12 +1251,6 @@ ws_sha256 *ws_sha256_new(void) {
   return h;
 }
 
-int ws_sha256_reset(ws_sha256 *h) {
-  BCryptDestroyHash(h->hash);
-  h->hash = NULL;
-  return BCryptCreateHash(algorithm(0), &h->hash, NULL, 0, NULL, 0, 0) < 0 ? -1 : 0;
-}
-
 int ws_sha256_update(ws_sha256 *h, const void *data, size_t n) {
   const unsigned char *p = data;
   while (n > 0) { /* BCryptHashData takes a ULONG length */

@@ -114,9 +114,8 @@ typedef struct ws_meta {
 typedef struct ws_sha256 ws_sha256;
 ws_sha256 *ws_sha256_new(void);
 int ws_sha256_update(ws_sha256 *h, const void *data, size_t n);
-/* Writes 32 raw bytes; the context can be reused after ws_sha256_reset. */
+/* Writes 32 raw bytes; the context is then done with (free it). */
 int ws_sha256_final(ws_sha256 *h, unsigned char out[32]);
-int ws_sha256_reset(ws_sha256 *h);
 void ws_sha256_free(ws_sha256 *h);
 void ws_hex(const unsigned char *bytes, size_t n, char *out);
 int ws_sha256_hex(const void *data, size_t n, char out[WS_CHECKSUM_HEX + 1]);
