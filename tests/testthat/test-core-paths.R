@@ -349,3 +349,56 @@ test_that("run ids with 4-byte UTF-8 are entries; names that are not UTF-8 are l
   # The names that are no entry are still there.
   expect_length(list.files(dir, all.files = TRUE, no.. = TRUE), 12L)
 })
+
+# ---- what a payload file may be --------------------------------------------
+
+test_that("a payload file others can write, or another user owns, is refused (ws_untrusted_store) and left as it is", {
+  skip_on_os("windows")
+  t <- temp_store()
+  key <- key_for("payload file trust")
+  id <- ws_save(t$store, key, charToRaw("mine"), objective = 1)
+  bin <- file.path(key_dir(t, key), paste0(id, ".bin"))
+  Sys.chmod(bin, "0606", use_umask = FALSE)
+  # A fresh handle: nothing of the entry is cached in it... nor in the
+  # process-wide value cache.
+  warmstart:::ws_value_cache_clear()
+  s <- ws_open(t$root)
+  expect_error(ws_lookup(s, key), class = "ws_untrusted_store")
+  expect_identical(as.character(file.info(bin)$mode), "606")
+  expect_identical(readBin(bin, "raw", 100), charToRaw("mine"))
+  Sys.chmod(bin, "0600", use_umask = FALSE)
+  expect_identical(ws_lookup(s, key)$payload, charToRaw("mine"))
+})
+
+test_that("a meta larger than any meta is no entry, and the others are still found", {
+  t <- temp_store(size_budget = 64 * 1024^2)
+  key <- key_for("oversized meta")
+  # Valid JSON, padded past the 16 MiB a meta may have: not read at all.
+  big <- sub("\n}$", paste0(strrep(" ", 16 * 1024^2 + 1), "\n}"), rust_meta(list(objective = "0")))
+  write_entry(t, key, big, run_id = "huge")
+  expect_null(ws_lookup(t$store, key))
+  write_entry(t, key, rust_meta(list(objective = "5")), run_id = "small")
+  e <- ws_lookup(t$store, key)
+  expect_identical(e$run_id, "small")
+  expect_identical(e$objective, 5)
+})
+
+test_that("JSON escapes in a Rust meta's producer are read as serde reads them", {
+  t <- temp_store()
+  key <- key_for("producer escapes")
+  # A surrogate pair (U+1F600), simple escapes, and a name too long to keep
+  # (read as unknown, as when absent).
+  write_entry(t, key, rust_meta(list(producer = '"gam \\ud83d\\ude00\\t\\"x\\"\\n"',
+                                     objective = "1")), run_id = "pair")
+  write_entry(t, key, rust_meta(list(producer = sprintf('"%s"', strrep("p", 300)),
+                                     objective = "2")), run_id = "long")
+  l <- ws_list(t$store)
+  l <- l[order(l$objective), ]
+  expect_identical(l$run_id, c("pair", "long"))
+  expect_identical(l$producer[1], "gam \U0001F600\t\"x\"\n")
+  expect_true(is.na(l$producer[2]))
+  # A lone leading half is no Rust String: serde refuses the meta.
+  key2 <- key_for("producer lone surrogate")
+  write_entry(t, key2, rust_meta(list(producer = '"gam \\ud83d x"')), run_id = "lone")
+  expect_null(ws_lookup(t$store, key2))
+})
