@@ -402,3 +402,25 @@ test_that("JSON escapes in a Rust meta's producer are read as serde reads them",
   write_entry(t, key2, rust_meta(list(producer = '"gam \\ud83d x"')), run_id = "lone")
   expect_null(ws_lookup(t$store, key2))
 })
+
+# ---- ws_cachem()'s pruning removes entries by run id ------------------------
+
+test_that("ws_cachem() pruning to max_n removes the oldest entries' files, and only those", {
+  root <- tempfile("ws-cachem-prune-")
+  withr::defer(unlink(root, recursive = TRUE))
+  s <- ws_open(root, ttl = 0, semantics = "access")
+  cache <- ws_cachem(s, max_n = 2, evict = "fifo", prune_rate = 1000)
+  for (k in c("a", "b", "c")) {
+    cache$set(k, paste("value", k))
+    Sys.sleep(0.01)
+  }
+  expect_length(ws_list(s)$run_id, 3L)
+  cache$prune()
+  expect_identical(sort(cache$keys()), c("b", "c"))
+  expect_length(ws_list(s)$run_id, 2L)
+  expect_identical(cache$get("a", missing = "absent"), "absent")
+  expect_identical(cache$get("c"), "value c")
+  # What is left on disk: two entries, each its .bin and .json.
+  files <- list.files(root, pattern = "\\.(bin|json)$", recursive = TRUE)
+  expect_length(files, 4L)
+})
