@@ -119,5 +119,3 @@ void ws_strmap_remove(ws_strmap *m, const char *key) {
     }
   }
 }
-
-size_t ws_strmap_size(const ws_strmap *m) { return m->size; }

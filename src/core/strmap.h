@@ -13,6 +13,5 @@ void *ws_strmap_get(const ws_strmap *m, const char *key);
 /* 0 on success, -1 when out of memory (the value is then freed). */
 int ws_strmap_put(ws_strmap *m, const char *key, void *value);
 void ws_strmap_remove(ws_strmap *m, const char *key);
-size_t ws_strmap_size(const ws_strmap *m);
 
 #endif
