@@ -126,9 +126,6 @@ test_that("a claim that cannot be locked (EIO) is an I/O error; where locks are 
   mkdir <- shim_wait(runs$mkdir)
   expect_true("ws_io_error" %in% mkdir$got$error)
   expect_identical(mkdir$got$code, "EACCES")
-  # Nothing of a claim is left behind once the children are gone: each
-  # removed its claim file on the way out (or made none).
-  expect_length(list.files(file.path(t$root, ".warmstart", "claims")), 0L)
 })
 
 test_that("a claim whose file is removed before it is locked is taken again on a new file; one that never holds still reads as held", {
@@ -423,4 +420,39 @@ test_that("ws_cachem() pruning to max_n removes the oldest entries' files, and o
   # What is left on disk: two entries, each its .bin and .json.
   files <- list.files(root, pattern = "\\.(bin|json)$", recursive = TRUE)
   expect_length(files, 4L)
+})
+
+# ---- the sweep marker is only taken from those trusted ----------------------
+
+test_that("a sweep marker (or its directory) that others can write is not adopted; a trusted one is", {
+  skip_on_os("windows")
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  ws_save(t$store, key_for("marker"), charToRaw("x")) # the first save sweeps
+  mdir <- file.path(t$root, ".warmstart")
+  marker <- file.path(mdir, "sweep")
+  expect_true(file.exists(marker))
+  text <- readLines(marker, warn = FALSE)
+  # A fresh process's first save: does it take the marker's figures instead
+  # of sweeping?
+  adopted <- function() {
+    h <- shim_start(c(
+      sprintf("s <- ws_open(%s)", lit(t$root)),
+      sprintf("ws_save(s, %s, charToRaw('y'))", lit(key_for("marker, child"))),
+      "warmstart:::ws_sweep_state(s)$adopted_marker"))
+    shim_wait(h)
+  }
+  expect_true(adopted())
+  Sys.chmod(marker, "0666", use_umask = FALSE)
+  expect_false(adopted())
+  # The child swept, and its own marker replaced the untrusted one.
+  expect_identical(as.character(file.info(marker)$mode), "600")
+  text <- readLines(marker, warn = FALSE)
+  dir_mode <- file.info(mdir)$mode
+  Sys.chmod(mdir, "0777", use_umask = FALSE)
+  expect_false(adopted())
+  # Nothing is written through a directory others can write.
+  expect_identical(readLines(marker, warn = FALSE), text)
+  Sys.chmod(mdir, dir_mode, use_umask = FALSE)
+  expect_true(adopted())
 })
