@@ -79,7 +79,7 @@ claim_of <- function(store, key) .Call(warmstart:::C_ws_claim, store, key)
 
 test_that("a FIFO planted where a claim goes is no claim: an I/O error, the FIFO left, the value computed", {
   skip_on_os("windows")
-  skip_if_not(nzchar(Sys.which("mkfifo")), "needs mkfifo")
+  if (!nzchar(Sys.which("mkfifo"))) skip_no_tool("mkfifo")
   t <- temp_store()
   key <- key_for("claim is a fifo")
   claims <- file.path(t$root, ".warmstart", "claims")
