@@ -275,6 +275,9 @@ test_that("the stream reader reads long lengths and weak references as R does, a
     expect_identical(r_reads(ok_cases[[name]]), "ok", label = name)
   }
   expect_identical(unserialize(ok_cases$long_raw), as.raw(1:3))
+  bc <- c(h, stream_int(21L, 1L), stream_item(12L), stream_int(1L))
+  # The same byte code whose constant refers to the one cell there is.
+  expect_identical(chk(c(bc, stream_int(243L, 0L))), "ok")
   bad_cases <- list(
     long_truncated = c(h, stream_int(24L, -1L, 0L)),
     long_too_long = c(h, stream_int(24L, -1L, 65537L, 0L)),
@@ -285,7 +288,13 @@ test_that("the stream reader reads long lengths and weak references as R does, a
     unknown_type = c(h, stream_int(99L)),
     header_truncated = h[1:6],
     native_encoding_too_long = c(h[1:14], stream_int(1e6L)),
-    version_4 = c(h[1:2], stream_int(4L), h[7:14], stream_int(254L)))
+    version_4 = c(h[1:2], stream_int(4L), h[7:14], stream_int(254L)),
+    # Byte code with one shared cell (reps = 1), its code, one constant: a
+    # reference to a cell past the table, a definition of one, and a
+    # definition of a cell as something other than a call or list.
+    bc_ref_out_of_range = c(bc, stream_int(243L, 1L)),
+    bc_def_out_of_range = c(bc, stream_int(244L, 1L, 6L)),
+    bc_def_not_a_call = c(bc, stream_int(244L, 0L, 14L)))
   for (name in names(bad_cases)) {
     # (Not given to unserialize(): some of these crash R, which is why the
     # reader exists.)
@@ -464,4 +473,28 @@ test_that("a sweep marker (or its directory) that others can write is not adopte
   expect_identical(readLines(marker, warn = FALSE), text)
   Sys.chmod(mdir, dir_mode, use_umask = FALSE)
   expect_true(adopted())
+})
+
+# ---- a key directory that opens but cannot be listed -----------------------
+
+test_that("a key directory that cannot be listed (fdopendir EMFILE) reads as a miss, and nothing is removed", {
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  key <- key_for("unlistable key dir")
+  id <- ws_save(t$store, key, charToRaw("kept"), objective = 1)
+  dir <- file.path(t$root, key)
+  before <- sort(list.files(dir, all.files = TRUE, no.. = TRUE))
+  h <- shim_start(c(
+    sprintf("s <- ws_open(%s)", lit(t$root)),
+    sprintf("r <- catch(ws_lookup(s, %s))", lit(key)),
+    "l <- catch(ws_list(s))",
+    "list(lookup = if (inherits(r, 'ws_entry')) r$run_id else r,",
+    "     listed = if (is.data.frame(l)) nrow(l) else l)"),
+    faults = sprintf("opendir:%s:1+:EMFILE", dir))
+  r <- shim_wait(h)
+  # Never a wrong value: a miss (the caller computes), not an entry.
+  expect_null(r$lookup)
+  expect_identical(r$listed, 0L)
+  expect_identical(sort(list.files(dir, all.files = TRUE, no.. = TRUE)), before)
+  expect_identical(ws_lookup(t$store, key)$run_id, id)
 })
