@@ -11,7 +11,7 @@
  *                   '/' too); nothing is recorded without it
  *   WS_SHIM_FAULTS  ';'-separated "op:pattern:nth:action":
  *                   op      open read write fsync close rename fstat stat
- *                           mkdir unlink rmdir opendir flock (fsync covers
+ *                           mkdir unlink rmdir opendir flock fchmod (fsync covers
  *                           fdatasync, open openat, rename renameat,
  *                           stat lstat and fstatat, opendir fdopendir)
  *                   pattern fnmatch(3) pattern of the path (for rename the
@@ -390,6 +390,26 @@ int close(int fd) {
   record("close", path, f ? "fault" : NULL, rc);
   errno = saved;
   return rc;
+}
+
+/* ---- fchmod ---- */
+
+/* Only a faulted call is recorded: the save-order tests compare logs made
+ * before fchmod was seen here. */
+int fchmod(int fd, mode_t mode) {
+  init();
+  static int (*real)(int, mode_t) = NULL;
+  if (real == NULL) real = next("fchmod");
+  if (nfaults == 0) return real(fd, mode);
+  char path[PATH_MAX];
+  fd_path(fd, path, sizeof path);
+  fault *f = armed("fchmod", path);
+  if (before(f, path)) {
+    errno = f->errnum;
+    record("fchmod", path, "fault", -1);
+    return -1;
+  }
+  return real(fd, mode);
 }
 
 /* ---- flock ---- */

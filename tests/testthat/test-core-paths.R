@@ -498,3 +498,25 @@ test_that("a key directory that cannot be listed (fdopendir EMFILE) reads as a m
   expect_identical(sort(list.files(dir, all.files = TRUE, no.. = TRUE)), before)
   expect_identical(ws_lookup(t$store, key)$run_id, id)
 })
+
+# ---- a new file whose mode cannot be set -----------------------------------
+
+test_that("a save whose temp file's mode cannot be set (fchmod EPERM) is an I/O error, and the temp is removed", {
+  skip_on_os("windows")
+  t <- temp_store()
+  t$root <- normalizePath(t$root)
+  key <- key_for("fchmod fault")
+  first <- ws_save(t$store, key, charToRaw("first"), objective = 2)
+  dir <- file.path(t$root, key)
+  before <- sort(list.files(dir, all.files = TRUE, no.. = TRUE))
+  h <- shim_start(c(
+    sprintf("s <- ws_open(%s)", lit(t$root)),
+    sprintf("catch(ws_save(s, %s, charToRaw('second'), objective = 1))", lit(key))),
+    faults = sprintf("fchmod:%s/*.tmp.*:1+:EPERM", dir))
+  r <- shim_wait(h)
+  expect_true("ws_io_error" %in% r$error)
+  expect_identical(r$code, "EPERM")
+  # No temp left behind, the entry there before untouched.
+  expect_identical(sort(list.files(dir, all.files = TRUE, no.. = TRUE)), before)
+  expect_identical(ws_lookup(t$store, key)$run_id, first)
+})
