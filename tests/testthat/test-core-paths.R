@@ -1,7 +1,10 @@
 # Paths of the C core that an ordinary run seldom takes, each reached on
-# purpose: a meta written by warmstart 0.1.0 (its fixed-layout digest), a
-# claim whose file is not a regular file or cannot be locked, and a large
-# payload (read and hashed on two threads) whose read fails.
+# purpose and its outcome checked: metas written by warmstart 0.1.0 (their
+# fixed-layout digest), claims whose file is a FIFO, cannot be locked or is
+# removed under them, a large payload (hashed on a second thread) whose
+# read fails, system calls on the root, key dir and new files failing (by
+# the shim, fault-shim.c), files others can write, names and JSON beyond
+# ASCII, serialization streams the promise guard's reader refuses.
 
 # ---- 0.1.0's metas -------------------------------------------------------
 
@@ -20,8 +23,8 @@ legacy_digest <- function(written, nanos, objective, iteration, final,
 }
 
 # A meta as 0.1.0 wrote it: the Rust fields, payload_format, and the digest
-# of its fields (no producer, no access fields), with `objective` written
-# as `shown` (a meta changed after its digest was taken).
+# of its fields (no producer, no access fields), taken over `digest_of` as
+# the objective (another value than `objective`: a meta edited since).
 legacy_meta <- function(payload, written, nanos, objective, iteration,
                         digest_of = objective) {
   checksum <- warmstart:::ws_sha256(payload)
@@ -225,7 +228,7 @@ test_that("a claim file has the store's mode while held: 0600 (user), 0660 (grou
   key <- key_for("claim modes")
   mode_of <- function(trust, ...) {
     root <- tempfile("ws-claim-mode-")
-    withr::defer(unlink(root, recursive = TRUE), envir = parent.frame(2))
+    withr::defer(unlink(root, recursive = TRUE))
     s <- ws_open(root, trust = trust, ...)
     h <- claim_of(s, key)
     path <- file.path(root, ".warmstart", "claims", key)
@@ -367,15 +370,15 @@ test_that("run ids with 4-byte UTF-8 are entries; names that are not UTF-8 are l
 
 # ---- what a payload file may be --------------------------------------------
 
-test_that("a payload file others can write, or another user owns, is refused (ws_untrusted_store) and left as it is", {
+test_that("a payload file others can write is refused (ws_untrusted_store) and left as it is", {
   skip_on_os("windows")
   t <- temp_store()
   key <- key_for("payload file trust")
   id <- ws_save(t$store, key, charToRaw("mine"), objective = 1)
   bin <- file.path(key_dir(t, key), paste0(id, ".bin"))
   Sys.chmod(bin, "0606", use_umask = FALSE)
-  # A fresh handle: nothing of the entry is cached in it... nor in the
-  # process-wide value cache.
+  # A fresh handle, and nothing in the process-wide value cache: the
+  # payload is opened and judged.
   warmstart:::ws_value_cache_clear()
   s <- ws_open(t$root)
   expect_error(ws_lookup(s, key), class = "ws_untrusted_store")
