@@ -28,6 +28,9 @@ expect_at_cold_optimum <- function(warm, cold, label = NULL) {
 }
 
 # Fits are ~0.1-1 MB: give them room (temp_store()'s default is 1 MiB).
+# Entries must outlive a slow test: with temp_store()'s ttl of 60 s, on a
+# machine at load 12 the seeds and fits of test-gam-warm.R's first tests
+# expired between their ws_gam() calls (a hit came back "cold").
 gam_store <- function(env = parent.frame()) {
-  temp_store(size_budget = 200 * 1024^2, env = env)
+  temp_store(size_budget = 200 * 1024^2, ttl = 3600, env = env)
 }
