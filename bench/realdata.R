@@ -49,7 +49,32 @@ cat(sprintf("warmstart %s, mgcv %s, R %s; REML; seeds %s; %d CV folds + %d boots
 cat(sprintf("load average at start: %s\n\n",
             paste(readLines("/proc/loadavg", warn = FALSE), collapse = " ")))
 
+met <- function(ok) if (isTRUE(ok)) "met" else "not met"
+# One line per group of fits: summed CPU seconds of each column, the
+# warm/cold and in.out/cold ratios over all fits, the worst single warm
+# fit's ratio, the worst warm and in.out scores against cold (relative),
+# and the targets.
+line <- function(label, r) {
+  ratio <- sum(r$warm) / sum(r$cold)
+  io <- sum(r$inout) / sum(r$cold)
+  worst <- max(r$warm / r$cold)
+  cat(sprintf("%-9s %-5s %3d %7.2f %7.2f %7.2f %6.2f %6.2f %6.2f %6.2f %6.2f %10.2e %10.2e  %-7s %-7s %-7s %-7s\n",
+              label[1], label[2], nrow(r), sum(r$cold), sum(r$inout), sum(r$warm), sum(r$floor),
+              ratio, io, worst, sum(r$iter_warm) / sum(r$iter_cold),
+              max(r$rel_warm), max(r$rel_inout),
+              met(ratio <= 0.75), met(sum(r$warm) <= sum(r$inout)), met(worst <= 1.2),
+              met(max(r$rel_warm) <= 1e-6)))
+  c(ratio = ratio, io = io, worst = worst, rel = max(r$rel_warm),
+    warm_le_inout = sum(r$warm) <= sum(r$inout))
+}
+cat("CPU seconds summed over the fits; ratios to cold: W/C warm (over all fits), I/C in.out,\n",
+    "worst = the slowest single warm fit, it = warm/cold outer iterations; rel = (score - cold) / |cold|\n",
+    sep = "")
+cat(sprintf("%-9s %-5s %3s %7s %7s %7s %6s %6s %6s %6s %6s %10s %10s  %-7s %-7s %-7s %-7s\n",
+            "data", "seed", "n", "cold", "in.out", "warm", "floor", "W/C", "I/C", "worst",
+            "it", "rel warm", "rel in.out", "<=0.75", "<=in.out", "<=1.2", "1e-6"))
 rows <- NULL
+verdict <- list()
 for (name in names(models)) {
   m <- models[[name]]
   d <- m$data()
@@ -88,41 +113,16 @@ for (name in names(models)) {
         rel_inout = (score(t$inout$fit) - c0) / abs(c0)))
     }
   }
-}
-unlink(root, recursive = TRUE)
-if (nzchar(Sys.getenv("VERBOSE"))) print(rows, row.names = FALSE, digits = 3)
-
-met <- function(ok) if (isTRUE(ok)) "met" else "not met"
-# One line per group of fits: summed CPU seconds of each column, the
-# warm/cold and in.out/cold ratios over all fits, the worst single warm
-# fit's ratio, the worst warm and in.out scores against cold (relative),
-# and the targets.
-line <- function(label, r) {
-  ratio <- sum(r$warm) / sum(r$cold)
-  io <- sum(r$inout) / sum(r$cold)
-  worst <- max(r$warm / r$cold)
-  cat(sprintf("%-9s %-5s %3d %7.2f %7.2f %7.2f %6.2f %6.2f %6.2f %6.2f %6.2f %10.2e %10.2e  %-7s %-7s %-7s %-7s\n",
-              label[1], label[2], nrow(r), sum(r$cold), sum(r$inout), sum(r$warm), sum(r$floor),
-              ratio, io, worst, sum(r$iter_warm) / sum(r$iter_cold),
-              max(r$rel_warm), max(r$rel_inout),
-              met(ratio <= 0.75), met(sum(r$warm) <= sum(r$inout)), met(worst <= 1.2),
-              met(max(r$rel_warm) <= 1e-6)))
-  c(ratio = ratio, io = io, worst = worst, rel = max(r$rel_warm),
-    warm_le_inout = sum(r$warm) <= sum(r$inout))
-}
-cat("CPU seconds summed over the fits; ratios to cold: W/C warm (over all fits), I/C in.out,\n",
-    "worst = the slowest single warm fit, it = warm/cold outer iterations; rel = (score - cold) / |cold|\n",
-    sep = "")
-cat(sprintf("%-9s %-5s %3s %7s %7s %7s %6s %6s %6s %6s %6s %10s %10s  %-7s %-7s %-7s %-7s\n",
-            "data", "seed", "n", "cold", "in.out", "warm", "floor", "W/C", "I/C", "worst",
-            "it", "rel warm", "rel in.out", "<=0.75", "<=in.out", "<=1.2", "1e-6"))
-verdict <- list()
-for (name in names(models)) {
-  for (seed in seeds) line(c(name, seed), rows[rows$data == name & rows$seed == seed, ])
-  verdict[[name]] <- line(c(name, "all"), rows[rows$data == name, ])
+  # This data set's lines as soon as its fits are done (a slow machine
+  # shows progress).
+  r <- rows[rows$data == name, ]
+  if (nzchar(Sys.getenv("VERBOSE"))) print(r, row.names = FALSE, digits = 3)
+  for (seed in seeds) line(c(name, seed), r[r$seed == seed, ])
+  verdict[[name]] <- line(c(name, "all"), r)
   cat("\n")
 }
-all <- line(c("all", "all"), rows)
+unlink(root, recursive = TRUE)
+overall <- line(c("all", "all"), rows)
 v <- do.call(rbind, verdict)
 cat(sprintf("\nevery data set: warm <= 0.75x cold: %s; warm <= in.out: %s; no fit > 1.2x cold: %s; every fit at the cold optimum (1e-6): %s\n",
             met(all(v[, "ratio"] <= 0.75)), met(all(v[, "warm_le_inout"] == 1)),
