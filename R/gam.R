@@ -327,8 +327,8 @@ ws_gam <- function(formula, data, ..., store = ws_open(),
   if (key_path == "symbolic") {
     key <- exact_key(digests)
   } else {
-    # Kept in `inputs`: a fit could start from it instead of setting the
-    # model up again (R/gam_fit.R does not yet).
+    # Kept in `inputs`: a miss fits from it (prepared_once()) instead of
+    # setting the model up again.
     inputs$prepared <- prepared_model(inputs, call)
     key <- model_key(digests, model_digest(inputs$prepared, call))
   }

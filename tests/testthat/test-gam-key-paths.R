@@ -230,3 +230,32 @@ test_that("another process hits on the model path (the model's hash is the same 
   expect_identical(attr(out, "status"), 0L)
   expect_identical(trimws(out[length(out)]), "hit model")
 })
+
+test_that("a miss on the model path sets the model up once", {
+  t <- gam_store()
+  d <- path_data()
+  # A formula function that counts its calls: model.frame() calls it once
+  # for each setup of the model. (getOption() puts the call on the model
+  # path, which prepares the model to hash it.)
+  counted <- in_workspace(function(x) {
+    options(warmstart.test_setups = getOption("warmstart.test_setups", 0) + 1)
+    x^2
+  })
+  old <- options(warmstart.test_setups = 0)
+  withr::defer(options(old))
+  setups <- function() getOption("warmstart.test_setups")
+  invisible(mgcv::gam(y ~ s(x0) + counted(x1), data = d, method = "REML", fit = FALSE))
+  per_setup <- setups()
+  expect_gte(per_setup, 1)
+  options(warmstart.test_setups = 0)
+  first <- ws_gam(y ~ s(x0) + counted(x1), d, method = "REML", store = t$store)
+  expect_identical(attr(first, "warmstart_key"), "model")
+  expect_identical(attr(first, "warmstart"), "cold")
+  expect_identical(setups(), per_setup)
+  # A warm fit (a miss on other data) too, however many runs it takes.
+  options(warmstart.test_setups = 0)
+  warm <- ws_gam(y ~ s(x0) + counted(x1), d[sample(nrow(d), replace = TRUE), ],
+                 method = "REML", store = t$store)
+  expect_identical(attr(warm, "warmstart"), "warm")
+  expect_identical(setups(), per_setup)
+})

@@ -425,4 +425,16 @@ test_that("a seeded Gaussian NCV fit is warm, and at the cold optimum or better"
     expect_identical(attr(warm, "warmstart"), "warm")
     expect_lte((warm$gcv.ubre - cold$gcv.ubre) / abs(cold$gcv.ubre), 1e-6)
   }
+  # So through a fitter ws_gam() does not know, which takes in.out; a
+  # Gaussian GCV fit (magic(), which ignores in.out) stays cold.
+  fitter <- function(formula, data, ..., in.out = NULL) {
+    mgcv::gam(formula, data = data, ..., in.out = in.out)
+  }
+  for (method in c("NCV", "GCV.Cp")) {
+    ws_gam(form, data = d, method = method, store = t$store, fitter = fitter)
+    again <- ws_gam(form, data = d[-(1:20), ], method = method,
+                    store = t$store, fitter = fitter)
+    expect_identical(attr(again, "warmstart"),
+                     if (method == "NCV") "warm" else "cold")
+  }
 })
