@@ -102,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ws_error err;
   if (ws_store_open(root, &opt, &s, &err) != 0) return 0;
   read_payload_buf got = {NULL, 0};
-  ws_payload_sink sink = {sink_alloc, &got};
+  ws_payload_sink sink = {.alloc = sink_alloc, .ctx = &got, .accept = NULL, .authenticated_only = 0};
   ws_found found;
   for (int mode = 0; mode < 2; mode++) {
     if (ws_store_lookup(s, KEY, (ws_mode)mode, &sink, &found, &err) == 1)

@@ -153,7 +153,7 @@ static int save(ws_store *s, const char *key, const char *run_id,
 /* 1 found (payload in *b, checked whole), 0 none, -1 error or torn. */
 static int lookup(ws_store *s, const char *key, ws_mode mode, sink_buf *b,
                   ws_found *f) {
-  ws_payload_sink sink = {sink_alloc, b, NULL};
+  ws_payload_sink sink = {.alloc = sink_alloc, .ctx = b, .accept = NULL, .authenticated_only = 0};
   ws_error err;
   memset(&err, 0, sizeof err);
   int rc = ws_store_lookup(s, key, mode, &sink, f, &err);
